@@ -1,0 +1,166 @@
+"""
+The project's errors: one exception class per `error.code` of the HTTP contract.
+
+In app code, just raise: each class carries its HTTP status, its stable code and, where
+the contract asks for it, extra `details` and headers. `config.api.handlers` turns any
+of them (and DRF's and Django's own) into the error envelope.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    PARSE_ERROR = "PARSE_ERROR"
+    BAD_REQUEST = "BAD_REQUEST"
+    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    FORBIDDEN = "FORBIDDEN"
+    ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
+    INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    CONFLICT = "CONFLICT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+# The code and message an HTTP status gets when nothing more specific is known (errors
+# Django produces before DRF sees the request).
+STATUS_ERRORS: dict[int, tuple[ErrorCode, str]] = {
+    400: (ErrorCode.BAD_REQUEST, "Bad request"),
+    401: (ErrorCode.NOT_AUTHENTICATED, "Authentication credentials were not provided"),
+    403: (ErrorCode.FORBIDDEN, "You do not have permission to perform this action"),
+    404: (ErrorCode.NOT_FOUND, "Not found"),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed"),
+    406: (ErrorCode.NOT_ACCEPTABLE, "Not acceptable"),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large"),
+    415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+    429: (ErrorCode.RATE_LIMITED, "Too many requests"),
+    500: (ErrorCode.INTERNAL_ERROR, "Internal server error"),
+    503: (ErrorCode.SERVICE_UNAVAILABLE, "Service unavailable"),
+}
+
+
+def status_error(status_code: int) -> tuple[ErrorCode, str]:
+    """The fallback code and message for an HTTP error status."""
+    if status_code in STATUS_ERRORS:
+        return STATUS_ERRORS[status_code]
+    return STATUS_ERRORS[500] if status_code >= 500 else STATUS_ERRORS[400]
+
+
+class APIError(APIException):
+    """Base of the project's errors: a status, a stable code, optional details/headers."""
+
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    error_code: ErrorCode = ErrorCode.BAD_REQUEST
+    default_detail = "Bad request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=message or self.default_detail, code=self.error_code.value)
+        self.message = str(self.detail)
+        self.details = details
+        self.headers = headers or {}
+
+
+class BadRequest(APIError):
+    error_code = ErrorCode.BAD_REQUEST
+
+
+class InvalidCredentials(APIError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    error_code = ErrorCode.INVALID_CREDENTIALS
+    default_detail = "Invalid username or password"
+
+
+class TokenInvalid(APIError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    error_code = ErrorCode.TOKEN_INVALID
+    default_detail = "Token is invalid"
+
+
+class TokenExpired(APIError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    error_code = ErrorCode.TOKEN_EXPIRED
+    default_detail = "Token has expired"
+
+
+class Forbidden(APIError):
+    status_code = status.HTTP_403_FORBIDDEN
+    error_code = ErrorCode.FORBIDDEN
+    default_detail = "You do not have permission to perform this action"
+
+
+class AccountInactive(APIError):
+    status_code = status.HTTP_403_FORBIDDEN
+    error_code = ErrorCode.ACCOUNT_INACTIVE
+    default_detail = "This account is blocked"
+
+
+class InsufficientScope(APIError):
+    status_code = status.HTTP_403_FORBIDDEN
+    error_code = ErrorCode.INSUFFICIENT_SCOPE
+    default_detail = "This token does not have the scope this request needs"
+
+
+class NotFound(APIError):
+    status_code = status.HTTP_404_NOT_FOUND
+    error_code = ErrorCode.NOT_FOUND
+    default_detail = "Not found"
+
+
+class Conflict(APIError):
+    status_code = status.HTTP_409_CONFLICT
+    error_code = ErrorCode.CONFLICT
+    default_detail = "Already taken"
+
+
+class PayloadTooLarge(APIError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    error_code = ErrorCode.PAYLOAD_TOO_LARGE
+    default_detail = "Request body too large"
+
+
+class AccountLocked(APIError):
+    status_code = status.HTTP_423_LOCKED
+    error_code = ErrorCode.ACCOUNT_LOCKED
+    default_detail = "Account locked after too many failed logins"
+
+
+class RateLimited(APIError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    error_code = ErrorCode.RATE_LIMITED
+    default_detail = "Too many attempts, try again later"
+
+    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+        retry_after = max(1, retry_after)
+        super().__init__(
+            message,
+            details={"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class ServiceUnavailable(APIError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    error_code = ErrorCode.SERVICE_UNAVAILABLE
+    default_detail = "Service temporarily unavailable"

@@ -1,0 +1,124 @@
+"""
+The one place that turns exceptions into error envelopes.
+
+`exception_handler` is DRF's EXCEPTION_HANDLER: it maps the project's `APIError`s and
+DRF's and Django's own exceptions to a status, a stable `error.code`, a message and
+details, and rolls back the request's transaction. Anything else is left to Django, which
+logs the traceback and answers through `server_error` (a 500 envelope, never a traceback).
+
+`bad_request`, `page_not_found`, `permission_denied` and `server_error` are the root
+URLconf's handler400/403/404/500: errors Django raises before DRF sees the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFilesSent,
+)
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from config.api.envelope import error_body, error_response
+from config.api.exceptions import APIError, ErrorCode, status_error
+
+# DRF's own exception classes, mapped to the contract's codes and messages.
+_DRF_ERRORS: list[tuple[type[exceptions.APIException], ErrorCode, str | None]] = [
+    (exceptions.ValidationError, ErrorCode.VALIDATION_ERROR, "Invalid input"),
+    (exceptions.ParseError, ErrorCode.PARSE_ERROR, "Malformed request body"),
+    (exceptions.NotAuthenticated, ErrorCode.NOT_AUTHENTICATED, None),
+    (exceptions.AuthenticationFailed, ErrorCode.TOKEN_INVALID, None),
+    (exceptions.PermissionDenied, ErrorCode.FORBIDDEN, None),
+    (exceptions.NotFound, ErrorCode.NOT_FOUND, "Not found"),
+    (exceptions.MethodNotAllowed, ErrorCode.METHOD_NOT_ALLOWED, None),
+    (exceptions.NotAcceptable, ErrorCode.NOT_ACCEPTABLE, None),
+    (exceptions.UnsupportedMediaType, ErrorCode.UNSUPPORTED_MEDIA_TYPE, None),
+    (exceptions.Throttled, ErrorCode.RATE_LIMITED, "Too many requests"),
+]
+
+
+def field_errors(detail: Any) -> dict[str, Any]:
+    """DRF validation detail as `{field: [messages]}`, with `non_field_errors` for the rest."""
+    if isinstance(detail, dict):
+        return {str(field): _messages(value) for field, value in detail.items()}
+    return {"non_field_errors": _messages(detail)}
+
+
+def _messages(value: Any) -> Any:
+    if isinstance(value, dict):
+        return field_errors(value)
+    if isinstance(value, list):
+        if any(isinstance(item, (dict, list)) for item in value):
+            return [_messages(item) for item in value]
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+def _describe(exc: Exception) -> tuple[int, str, str, Any, dict[str, str]] | None:
+    """(status, code, message, details, headers) for an exception we know, else None."""
+    if isinstance(exc, APIError):
+        return exc.status_code, exc.error_code, exc.message, exc.details, dict(exc.headers)
+    if isinstance(exc, (RequestDataTooBig, TooManyFilesSent)):
+        return 413, ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large", None, {}
+    if isinstance(exc, SuspiciousOperation):
+        return 400, ErrorCode.BAD_REQUEST, "Bad request", None, {}
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    known = next(((c, m) for cls, c, m in _DRF_ERRORS if isinstance(exc, cls)), None)
+    code, message = known or status_error(exc.status_code)
+    status, headers = exc.status_code, {}
+    details: Any = None
+    if isinstance(exc, exceptions.ValidationError):
+        details = field_errors(exc.detail)
+    elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        status = 401
+    elif isinstance(exc, exceptions.Throttled) and getattr(exc, "wait", None) is not None:
+        retry_after = max(1, int(exc.wait))  # type: ignore[attr-defined]
+        details, headers = {"retry_after": retry_after}, {"Retry-After": str(retry_after)}
+    if message is None:
+        message = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else str(code)
+    return status, code, message, details, headers
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    described = _describe(exc)
+    if described is None:
+        return None
+    status, code, message, details, headers = described
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    set_rollback()
+    return Response(error_body(code, message, details), status=status, headers=headers)
+
+
+def _status_view(status: int) -> Any:
+    def view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+        described = _describe(exception) if exception is not None else None
+        if described is not None:
+            status_, code, message, details, headers = described
+            return error_response(status_, code, message, details, headers)
+        code, message = status_error(status)
+        return error_response(status, code, message)
+
+    view.__name__ = f"handler{status}"
+    return view
+
+
+bad_request = _status_view(400)
+permission_denied = _status_view(403)
+page_not_found = _status_view(404)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    code, message = status_error(500)
+    return error_response(500, code, message)

@@ -1,0 +1,81 @@
+"""
+Middleware every response goes through: a request id, the envelope on errors that Django
+itself produced, and the request-body cap.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from config.api.envelope import error_response
+from config.api.exceptions import ErrorCode, status_error
+
+GetResponse = Callable[[HttpRequest], HttpResponseBase]
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+# Pages that are HTML by nature keep Django's own error pages.
+HTML_PREFIXES = ("/admin/", "/api/docs", "/api/redoc")
+# Headers an error response keeps when it is rewritten as an envelope.
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+class RequestIDMiddleware:
+    """Give every request an id (`request.request_id`) and echo it as `X-Request-ID`.
+
+    The client's id is kept when it is 1-128 characters of `A-Z a-z 0-9 . _ -`, so it can
+    be traced through logs; anything else is replaced, so a header cannot inject into logs.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        given = request.headers.get("X-Request-ID", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ErrorEnvelopeMiddleware:
+    """Rewrite an error response that is not JSON as the error envelope.
+
+    The JSON handler views cover errors Django raises when DEBUG is off; this covers the
+    rest: Django's DEBUG pages (an unknown URL during `make run`), bare 405s from plain
+    views, and any other HTML error, so a client always gets the envelope.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or response.get("Content-Type", "").startswith("application/json")
+            or request.path.startswith(HTML_PREFIXES)
+        ):
+            return response
+        code, message = status_error(response.status_code)
+        headers = {name: response[name] for name in _KEPT_HEADERS if response.has_header(name)}
+        return error_response(response.status_code, code, message, headers=headers)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse a request whose declared body is over `MAX_REQUEST_BYTES`, before reading it."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | HttpResponse:
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > settings.MAX_REQUEST_BYTES:
+            return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large")
+        return self.get_response(request)

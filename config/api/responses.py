@@ -1,0 +1,20 @@
+"""`APIResponse`: a DRF response that names the envelope's success message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.response import Response
+
+
+class APIResponse(Response):
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        message: str = "OK",
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(data, status=status, headers=headers)
+        self.message = message

@@ -1,0 +1,182 @@
+"""The envelope on successes, lists and every error Django or DRF can raise."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from accounts.models import User
+from accounts.tests.factories import make_user
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("config.tests.urls")]
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == code
+    assert body["message"] == body["error"]["message"]
+    return body
+
+
+def test_success_is_wrapped_with_its_message(api):
+    response = api.get("/api/v1/_probe")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == JSON_TYPE
+    assert response.json() == {
+        "success": True,
+        "message": "Probe retrieved",
+        "data": {"hello": "world"},
+    }
+
+
+def test_list_has_items_count_total_page_and_pages(api):
+    for _ in range(5):
+        make_user()
+
+    body = api.get("/api/v1/_probe/list?page=2&page_size=2").json()
+
+    assert body["success"] is True
+    data = body["data"]
+    assert [item["id"] for item in data["items"]] == list(
+        User.objects.order_by("id").values_list("id", flat=True)[2:4]
+    )
+    assert (data["count"], data["total"], data["page"], data["page_size"], data["pages"]) == (
+        2,
+        5,
+        2,
+        2,
+        3,
+    )
+
+
+def test_page_past_the_end_is_empty_with_the_right_total(api):
+    make_user()
+
+    data = api.get("/api/v1/_probe/list?page=9").json()["data"]
+
+    assert data["items"] == []
+    assert (data["count"], data["total"], data["pages"]) == (0, 1, 1)
+
+
+def test_page_size_is_capped_at_100(api):
+    data = api.get("/api/v1/_probe/list?page_size=1000000").json()["data"]
+
+    assert data["page_size"] == 100
+
+
+@pytest.mark.parametrize("query", ["page=abc", "page=0", "page=-1", "page_size=x"])
+def test_non_numeric_page_is_a_validation_error(api, query):
+    body = assert_error(api.get(f"/api/v1/_probe/list?{query}"), 400, "VALIDATION_ERROR")
+
+    assert query.split("=")[0] in body["error"]["details"]
+
+
+def test_validation_error_names_each_field(api):
+    response = api.post("/api/v1/_probe", {"email": "not-an-email", "age": -1}, format="json")
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert body["message"] == "Invalid input"
+    assert set(body["error"]["details"]) == {"email", "age"}
+    assert all(isinstance(messages, list) for messages in body["error"]["details"].values())
+
+
+@pytest.mark.parametrize("path", ["/nope", "/api/v1/nope", "/health/", "/api/v1/_probe/"])
+def test_unknown_url_and_trailing_slash_are_404_envelopes(api, path):
+    assert_error(api.get(path), 404, "NOT_FOUND")
+
+
+def test_unknown_url_is_an_envelope_in_debug_mode_too(api, settings):
+    settings.DEBUG = True
+
+    assert_error(api.get("/nope"), 404, "NOT_FOUND")
+
+
+def test_wrong_method_on_a_drf_view_is_405(api):
+    response = api.delete("/api/v1/_probe")
+
+    assert_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert "GET" in response["Allow"]
+
+
+def test_wrong_method_on_a_plain_view_is_405(api):
+    response = api.post("/health")
+
+    assert_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert "GET" in response["Allow"]
+
+
+def test_malformed_json_is_a_parse_error(api):
+    response = api.post("/api/v1/_probe", data='{"email": ', content_type="application/json")
+
+    assert_error(response, 400, "PARSE_ERROR")
+
+
+def test_wrong_content_type_is_415(api):
+    response = api.post("/api/v1/_probe", data="email=x", content_type="text/plain")
+
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_declared_body_over_the_cap_is_413_before_it_is_read(api, settings):
+    settings.MAX_REQUEST_BYTES = 1024
+    body = json.dumps({"email": "a@example.com", "padding": "x" * 2048})
+
+    response = api.post("/api/v1/_probe", data=body, content_type="application/json")
+
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_json_body_over_the_memory_limit_is_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = json.dumps({"email": "a@example.com", "padding": "x" * 2048})
+
+    response = api.post("/api/v1/_probe", data=body, content_type="application/json")
+
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_disallowed_host_is_400_bad_request(api):
+    response = api.get("/health", HTTP_HOST="evil.example")
+
+    assert_error(response, 400, "BAD_REQUEST")
+
+
+def test_unhandled_exception_is_a_500_without_a_traceback(api_no_raise, settings):
+    settings.DEBUG = False
+
+    response = api_no_raise.get("/api/v1/_probe/broken")
+
+    body = assert_error(response, 500, "INTERNAL_ERROR")
+    assert "secret internal detail" not in response.content.decode()
+    assert "Traceback" not in response.content.decode()
+    assert "details" not in body["error"]
+
+
+def test_every_response_carries_request_id_and_security_headers(api):
+    for response in (api.get("/health"), api.get("/nope"), api.get("/api/v1/_probe")):
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["Referrer-Policy"]
+        assert len(response["X-Request-ID"]) == 32
+
+
+def test_a_well_formed_client_request_id_is_echoed(api):
+    response = api.get("/health", HTTP_X_REQUEST_ID="trace-42.a_b")
+
+    assert response["X-Request-ID"] == "trace-42.a_b"
+
+
+@pytest.mark.parametrize("given", ["", "x" * 129, "bad id", "evil\r\nX-Injected: 1", "ü"])
+def test_a_malformed_client_request_id_is_replaced(api, given):
+    response = api.get("/health", HTTP_X_REQUEST_ID=given)
+
+    assert response["X-Request-ID"] != given
+    assert len(response["X-Request-ID"]) == 32

@@ -1,0 +1,101 @@
+"""Settings come from the environment, and production refuses to start half-configured."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+PROJECT = Path(settings.BASE_DIR)
+
+
+def _django_setup(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=PROJECT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_without_secret_key_refuses_to_start_with_a_clear_message():
+    result = _django_setup(DEBUG="false")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_production_with_secret_key_starts():
+    result = _django_setup(DEBUG="false", SECRET_KEY="x" * 50)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_embedded_defaults_are_sqlite_and_a_shared_cache():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings as s; "
+            "print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'], "
+            "s.AUTH_USER_MODEL, s.PASSWORD_HASHERS[0], s.TIME_ZONE)",
+        ],
+        cwd=PROJECT,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "false",
+            "SECRET_KEY": "x" * 50,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "config.cache.SQLiteCache",
+        "admins.Admin",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "UTC",
+    ]
+
+
+def test_database_url_selects_postgresql_with_persistent_connections():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings as s; "
+            "d = s.DATABASES['default']; print(d['ENGINE'], d['CONN_MAX_AGE'], "
+            "d['CONN_HEALTH_CHECKS'], s.CACHES['default']['BACKEND'])",
+        ],
+        cwd=PROJECT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "false",
+            "SECRET_KEY": "x" * 50,
+            "DATABASE_URL": "postgres://app@db.internal:5432/app",
+            "REDIS_URL": "redis://cache.internal:6379/0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "600",
+        "True",
+        "django.core.cache.backends.redis.RedisCache",
+    ]

@@ -1,0 +1,48 @@
+"""Fixtures every app's tests share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+
+def clear_cache() -> None:
+    """Empty this run's cache keys (rate-limit counters) without touching anyone else's."""
+    if django_settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        prefix = django_settings.CACHES["default"]["KEY_PREFIX"]
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings: Any, tmp_path: Path) -> None:
+    """Every test gets its own upload folder and an empty cache."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    clear_cache()
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """The real HTTP stack, through DRF's test client."""
+    return APIClient()
+
+
+@pytest.fixture
+def api_no_raise() -> APIClient:
+    """A client that gets the 500 response instead of the view's exception."""
+    return APIClient(raise_request_exception=False)
+
+
+@pytest.fixture
+def argon2_hasher(settings: Any) -> None:
+    """The production hasher, for tests that are about hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]

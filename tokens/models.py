@@ -1,0 +1,1 @@
+"""Credentials: login sessions and personal access tokens (the `Token` table)."""
