@@ -19,6 +19,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+# A local `.env` (git-ignored) fills in variables the environment does not set.
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -72,9 +75,10 @@ MIDDLEWARE = [
     # gunicorn (the image has no other web server), compressed and cached forever.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Above the envelope and the body cap, so that their errors carry CORS headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "config.api.middleware.ErrorEnvelopeMiddleware",
     "config.api.middleware.BodySizeLimitMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Sessions, CSRF, auth and messages serve the Django admin site; the API itself
     # authenticates every request with a bearer token and never reads a cookie.
@@ -134,7 +138,7 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "config.cache.SQLiteCache",
-            "LOCATION": env.str("CACHE_PATH", default=str(BASE_DIR / "cache.sqlite3")),
+            "LOCATION": str(BASE_DIR / env.str("CACHE_PATH", default="cache.sqlite3")),
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="authapi"),
         }
     }
@@ -178,8 +182,13 @@ RATELIMIT_FAIL_OPEN = False
 
 ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=60)
 REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=14)
+JWT_ALGORITHM = env.str("ALGORITHM", default="HS256")
+if JWT_ALGORITHM not in ("HS256", "HS384", "HS512"):
+    # Tokens are signed and verified with one shared secret; an asymmetric algorithm
+    # would need a key pair this configuration does not have.
+    raise ImproperlyConfigured("ALGORITHM must be one of HS256, HS384, HS512.")
 SIMPLE_JWT = {
-    "ALGORITHM": env.str("ALGORITHM", default="HS256"),
+    "ALGORITHM": JWT_ALGORITHM,
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_EXPIRE_MINUTES),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_EXPIRE_DAYS),
@@ -189,7 +198,8 @@ SIMPLE_JWT = {
 
 # --- Uploads --------------------------------------------------------------------------
 
-MEDIA_ROOT = Path(env.str("UPLOAD_DIR", default=str(BASE_DIR / "media"))).resolve()
+# Relative paths are relative to the project folder, wherever the process starts.
+MEDIA_ROOT = (BASE_DIR / env.str("UPLOAD_DIR", default="media")).resolve()
 MEDIA_URL = "/uploads/"
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=10)
 # Non-file request bodies (JSON, form fields) stay small; file uploads are capped by
@@ -207,6 +217,8 @@ STORAGES = {
 
 # TLS ends at the proxy; an API should not answer plain HTTP with a redirect.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Probes call /health and /ready over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)

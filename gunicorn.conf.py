@@ -1,0 +1,57 @@
+"""
+gunicorn configuration, read by `gunicorn config.wsgi --config gunicorn.conf.py`.
+
+Everything an operator may change comes from environment variables (listed in
+`.env.example`); the rest is fixed here on purpose. `make serve` binds to the loopback
+interface; the Docker image sets `GUNICORN_BIND=0.0.0.0:8000`.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+
+# Class and count are placeholders, to be chosen later by measurement under load. A sync
+# worker serves one request at a time and a login spends most of its time hashing
+# (argon2), so the count should follow the CPU cores available to the instance.
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+worker_class = "sync"
+
+# A worker silent for longer than this is killed and replaced; a request should never
+# come close.
+timeout = 30
+# On SIGTERM (a deploy), requests in flight get this long to finish.
+graceful_timeout = 30
+# Honoured only by threaded and async workers: sync workers close the connection after
+# each response. If the class changes, set it above the idle timeout of the proxy's
+# upstream connections, so that the proxy is the side that closes idle connections.
+keepalive = 5
+
+# Replace each worker after a number of requests (jittered, so they do not all restart at
+# once) to bound memory growth from any leak in the app or its libraries.
+max_requests = 1000
+max_requests_jitter = 100
+
+# Access and error logs on stdout/stderr, for the container runtime or process manager.
+accesslog = "-"
+errorlog = "-"
+loglevel = "info"
+
+# The heartbeat file is touched constantly; on a disk-backed /tmp (Docker's overlay
+# filesystem) that can stall a worker, so keep it in memory when the host has /dev/shm.
+# gunicorn creates it with mkstemp and unlinks it at once, so a shared folder is safe.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+# Client address and scheme are decided by the application alone: the rate limiter takes
+# the client IP from REMOTE_ADDR and walks X-Forwarded-For only when REMOTE_ADDR is in
+# TRUSTED_PROXIES, and HTTPS detection is SECURE_PROXY_SSL_HEADER. gunicorn must not
+# rewrite REMOTE_ADDR (it would with the PROXY protocol) nor apply a second, separately
+# configured trust list to the scheme or to SCRIPT_NAME/PATH_INFO headers, so it trusts no
+# front end at all. This also overrides gunicorn's own FORWARDED_ALLOW_IPS variable.
+proxy_protocol = "off"
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
+forwarder_headers = ""
+
+# The control socket's default path is per user, so two instances on one host would take
+# it from each other; containers and process managers send signals instead.
+control_socket_disable = True
