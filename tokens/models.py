@@ -1,1 +1,98 @@
-"""Credentials: login sessions and personal access tokens (the `Token` table)."""
+"""
+Credentials: one `Token` row per login session and per personal access token.
+
+A row belongs to exactly one owner, a user or an admin (a database check constraint),
+and goes with its owner (CASCADE). The secret itself is never stored: `token_hash` is the
+SHA-256 of the session key (a JWT access token's `jti`) or of the personal access token.
+Revocation is a timestamp, so the next request with the token fails at once.
+
+This app knows the account models only by their string names and by the owner object it
+is handed: `Token.owner_field(owner)` tells which foreign key an owner goes in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+OWNER_FIELDS = {"accounts.user": "user", "admins.admin": "admin"}
+
+
+class TokenKind(models.TextChoices):
+    SESSION = "session", "Login session"
+    PERSONAL = "personal", "Personal access token"
+
+
+class TokenQuerySet(models.QuerySet["Token"]):
+    def live(self, now: datetime | None = None) -> TokenQuerySet:
+        """Neither revoked nor expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+
+    def dead(self, now: datetime | None = None) -> TokenQuerySet:
+        """Revoked or expired: what `prune_tokens` deletes."""
+        return self.filter(Q(revoked_at__isnull=False) | Q(expires_at__lte=now or timezone.now()))
+
+    def for_owner(self, owner: Any) -> TokenQuerySet:
+        return self.filter(**{Token.owner_field(owner): owner})
+
+    def sessions(self) -> TokenQuerySet:
+        return self.filter(kind=TokenKind.SESSION)
+
+    def personal(self) -> TokenQuerySet:
+        return self.filter(kind=TokenKind.PERSONAL)
+
+
+class Token(models.Model):
+    user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.CASCADE, related_name="tokens"
+    )
+    admin = models.ForeignKey(
+        "admins.Admin", null=True, blank=True, on_delete=models.CASCADE, related_name="tokens"
+    )
+    kind = models.CharField(max_length=16, choices=TokenKind.choices)
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(
+        max_length=16, blank=True, help_text="The first characters, to recognise the token."
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # Sessions: the `jti` of the one refresh token that may rotate next.
+    refresh_jti = models.CharField(max_length=64, blank=True, editable=False)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+
+    objects = TokenQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, admin__isnull=True)
+                | Q(user__isnull=True, admin__isnull=False),
+                name="token_exactly_one_owner",
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="token_expires_at_idx")]
+
+    def __str__(self) -> str:
+        # Never the hash: a name and a prefix are enough to recognise a token.
+        return f"{self.get_kind_display()} {self.pk} {self.prefix}".rstrip()
+
+    @staticmethod
+    def owner_field(owner: Any) -> str:
+        """`user` or `admin`: the foreign key that holds this owner."""
+        return OWNER_FIELDS[owner._meta.label_lower]
+
+    @property
+    def owner(self) -> Any:
+        return self.user if self.user_id is not None else self.admin
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())

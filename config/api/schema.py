@@ -50,7 +50,7 @@ class EnvelopeAutoSchema(AutoSchema):
                 "type": "object",
                 "required": ["success", "message", "error"],
                 "properties": {
-                    "success": {"type": "boolean", "enum": [False]},
+                    "success": {"type": "boolean", "description": "Always false."},
                     "message": {"type": "string"},
                     "error": error,
                 },
@@ -62,7 +62,7 @@ class EnvelopeAutoSchema(AutoSchema):
             "type": "object",
             "required": ["success", "message", "data"],
             "properties": {
-                "success": {"type": "boolean", "enum": [True]},
+                "success": {"type": "boolean", "description": "Always true."},
                 "message": {"type": "string"},
                 "data": inner if inner is not None else {"type": "object", "nullable": True},
             },

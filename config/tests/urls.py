@@ -2,6 +2,7 @@
 
 from django.urls import path
 from rest_framework import generics, serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -18,6 +19,8 @@ class ProbeSerializer(serializers.Serializer):
 
 
 class ProbeView(APIView):
+    permission_classes = [AllowAny]
+
     def get(self, request: Request) -> APIResponse:
         return APIResponse({"hello": "world"}, message="Probe retrieved")
 
@@ -34,11 +37,14 @@ class UserListSerializer(serializers.ModelSerializer):
 
 
 class ProbeListView(generics.ListAPIView):
+    permission_classes = [AllowAny]
     serializer_class = UserListSerializer
     queryset = User.objects.order_by("id")
 
 
 class BrokenView(APIView):
+    permission_classes = [AllowAny]
+
     def get(self, request: Request) -> APIResponse:
         raise RuntimeError("secret internal detail: SELECT password FROM accounts_user")
 

@@ -1,0 +1,169 @@
+"""
+Serializers of the user realm: what a request may send and how an account is shown.
+
+They parse and check field rules only; every decision with business meaning (conflicts,
+lockout, revocation) is a service's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from accounts.models import User
+from accounts.validators import (
+    NAME_MAX_LENGTH,
+    USERNAME_MAX_LENGTH,
+    USERNAME_MIN_LENGTH,
+    normalize_phone,
+    normalize_username,
+    username_validators,
+    validate_no_control_characters,
+)
+
+# Long enough for any passphrase (at least 64 characters are promised), short enough that
+# nobody can make the server hash a megabyte.
+PASSWORD_MAX_LENGTH = 1024
+
+
+class UsernameField(serializers.CharField):
+    """3-150 letters, digits and `@.+-_`, NFKC-normalised before the rules apply."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", USERNAME_MAX_LENGTH)
+        kwargs.setdefault("min_length", USERNAME_MIN_LENGTH)
+        kwargs.setdefault("validators", username_validators)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return normalize_username(super().to_internal_value(data))
+
+
+class NameField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", NAME_MAX_LENGTH)
+        kwargs.setdefault("min_length", 1)
+        kwargs.setdefault("validators", [validate_no_control_characters])
+        super().__init__(**kwargs)
+
+
+class PhoneField(serializers.CharField):
+    """A phone number in international form, stored as E.164; `""` and null mean none."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return normalize_phone(super().to_internal_value(data))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data == "":
+            return True, None
+        return super().validate_empty_values(data)
+
+
+class PasswordField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("write_only", True)
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("max_length", PASSWORD_MAX_LENGTH)
+        kwargs.setdefault("style", {"input_type": "password"})
+        super().__init__(**kwargs)
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    """An account as its owner sees it."""
+
+    avatar_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = (
+            "id",
+            "username",
+            "name",
+            "email",
+            "phone",
+            "avatar_url",
+            "is_active",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+    def get_avatar_url(self, account: Any) -> str | None:
+        return None
+
+
+class UserSerializer(AccountSerializer):
+    class Meta(AccountSerializer.Meta):
+        model = User
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = UsernameField()
+    name = NameField()
+    email = serializers.EmailField(max_length=254)
+    password = PasswordField()
+    phone = PhoneField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        candidate = User(username=attrs["username"], name=attrs["name"], email=attrs["email"])
+        try:
+            password_validation.validate_password(attrs["password"], user=cast(Any, candidate))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": exc.messages}) from exc
+        return attrs
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=254, help_text="Username or email address.")
+    password = PasswordField()
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=4096)
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    """Every field optional, for PATCH and PUT alike (the contract lists them all as such)."""
+
+    username = UsernameField(required=False)
+    name = NameField(required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+    phone = PhoneField()
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = PasswordField()
+    new_password = PasswordField()
+
+
+class PasswordConfirmSerializer(serializers.Serializer):
+    password = PasswordField()
+
+
+class TokenPairSerializer(serializers.Serializer):
+    """The token pair a login or a refresh returns (for the OpenAPI document)."""
+
+    access_token = serializers.CharField()
+    token_type = serializers.ChoiceField(choices=["Bearer"])
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+    refresh_token = serializers.CharField()
+    refresh_expires_in = serializers.IntegerField(
+        help_text="Seconds until the session (and its refresh token) expires."
+    )
+
+
+class UserTokenPairSerializer(TokenPairSerializer):
+    user = UserSerializer()

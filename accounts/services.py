@@ -1,0 +1,246 @@
+"""
+What every account needs, whatever its realm: creation, authentication with lockout,
+profile and password changes, soft delete and unlock.
+
+Services take "an account of a given model", so the admin realm uses the same lockout
+and the same conflict rules as users. They raise the project's exceptions and hold the
+transactions; views only call them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from accounts.models import AbstractAccount, User
+from accounts.validators import normalize_username
+from config.api.exceptions import AccountInactive, AccountLocked, Conflict, InvalidCredentials
+from tokens.models import Token
+from tokens.services import token_revoke_all
+
+logger = logging.getLogger("accounts.auth")
+
+Account = TypeVar("Account", bound=AbstractAccount)
+
+UNIQUE_FIELDS = ("username", "email", "phone")
+
+
+def _conflict(fields: list[str]) -> Conflict:
+    return Conflict(
+        "Already taken", details={field: [f"This {field} is already taken."] for field in fields}
+    )
+
+
+def _log(event: str, *, realm: str, account: Any, ip: str, **extra: Any) -> None:
+    """One line per login outcome: event, realm, account id and client IP; never a secret."""
+    account_id = account.pk if account is not None else None
+    level = logging.INFO if event == "login_succeeded" else logging.WARNING
+    logger.log(
+        level,
+        "%s realm=%s account=%s ip=%s",
+        event,
+        realm,
+        account_id if account_id is not None else "unknown",
+        ip,
+        extra={"event": event, "realm": realm, "account_id": account_id, "ip": ip, **extra},
+    )
+
+
+# --- Creation and profile ------------------------------------------------------------
+
+
+def account_create(
+    *,
+    model: type[Account],
+    username: str,
+    name: str,
+    email: str,
+    password: str,
+    phone: str | None = None,
+    **extra: Any,
+) -> Account:
+    """Create an account; a username, email or phone already taken (in any case) is a 409."""
+    taken = model.objects.conflicts(username=username, email=email, phone=phone)
+    if taken:
+        raise _conflict(taken)
+    try:
+        account: Account = model.objects.create_user(
+            username=username, email=email, password=password, name=name, phone=phone, **extra
+        )
+    except DjangoValidationError as exc:
+        # Lost a race with another request: the database's unique index decided.
+        raise _conflict(list(exc.message_dict)) from exc
+    return account
+
+
+def user_register(
+    *, username: str, name: str, email: str, password: str, phone: str | None = None
+) -> User:
+    return account_create(
+        model=User, username=username, name=name, email=email, password=password, phone=phone
+    )
+
+
+def account_update(*, account: Account, **changes: Any) -> Account:
+    """Change profile fields (`username`, `name`, `email`, `phone`); 409 on a taken value."""
+    if "username" in changes:
+        changes["username"] = normalize_username(changes["username"])
+    model = type(account)
+    unique = {field: changes[field] for field in UNIQUE_FIELDS if changes.get(field)}
+    taken = model.objects.conflicts(exclude_pk=account.pk, **unique)
+    if taken:
+        raise _conflict(taken)
+    for field, value in changes.items():
+        setattr(account, field, value)
+    try:
+        with transaction.atomic():
+            account.save(update_fields=[*changes, "updated_at"])
+    except IntegrityError:
+        taken = model.objects.conflicts(exclude_pk=account.pk, **unique)
+        if not taken:
+            raise
+        raise _conflict(taken) from None
+    return account
+
+
+def _check_password_or_fail(account: AbstractAccount, password: str, field: str) -> None:
+    if not account.check_password(password):
+        raise ValidationError({field: ["The password is incorrect."]})
+
+
+@transaction.atomic
+def account_change_password(
+    *, account: AbstractAccount, current_password: str, new_password: str, keep: Token | None
+) -> None:
+    """Set a new password; every other session and token of the account is revoked."""
+    _check_password_or_fail(account, current_password, "current_password")
+    try:
+        password_validation.validate_password(new_password, user=cast(Any, account))
+    except DjangoValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from exc
+    account.set_password(new_password)
+    account.save(update_fields=["password", "updated_at"])
+    token_revoke_all(owner=account, keep=keep)
+
+
+@transaction.atomic
+def account_soft_delete(*, account: AbstractAccount, password: str | None = None) -> None:
+    """Soft-delete an account (its row stays) and revoke every token it has.
+
+    With `password`, the account holder confirms it; an admin deleting a user gives none.
+    """
+    if password is not None:
+        _check_password_or_fail(account, password, "password")
+    account.deleted_at = timezone.now()
+    account.save(update_fields=["deleted_at", "updated_at"])
+    token_revoke_all(owner=account)
+
+
+# --- Lockout -------------------------------------------------------------------------
+
+
+def account_unlock(*, account: AbstractAccount) -> None:
+    type(account).objects.filter(pk=account.pk).update(failed_login_attempts=0, locked_until=None)
+    account.failed_login_attempts, account.locked_until = 0, None
+
+
+def accounts_unlock_all(*, model: type[AbstractAccount]) -> int:
+    """Unlock every locked account of `model`; return how many."""
+    return model.objects.locked().update(failed_login_attempts=0, locked_until=None)
+
+
+def _lock_details(locked_until: datetime, now: datetime) -> dict[str, Any]:
+    return {
+        "locked_until": locked_until.isoformat().replace("+00:00", "Z"),
+        "retry_after": max(1, int((locked_until - now).total_seconds() + 0.999)),
+    }
+
+
+def _record_failure(account: AbstractAccount, now: datetime) -> datetime | None:
+    """Count one wrong password, atomically; return `locked_until` if this locked it.
+
+    One conditional UPDATE does the arithmetic in the database, so concurrent failures
+    are each counted once (PostgreSQL re-reads the row each waiting UPDATE sees). A lock
+    in force is left alone (failures during a lock neither count nor extend it), and an
+    expired lock starts the count again from zero.
+    """
+    max_attempts = settings.MAX_LOGIN_ATTEMPTS
+    lock_over = Q(locked_until__lte=now)
+    reaches_max = Q(failed_login_attempts__gte=max_attempts - 1) & ~lock_over
+    if max_attempts <= 1:
+        reaches_max |= lock_over
+    model = type(account)
+    model.objects.filter(pk=account.pk).exclude(locked_until__gt=now).update(
+        failed_login_attempts=Case(
+            When(lock_over, then=Value(1)), default=F("failed_login_attempts") + 1
+        ),
+        locked_until=Case(
+            When(
+                reaches_max,
+                then=Value(now + timedelta(minutes=settings.LOCKOUT_DURATION_MINUTES)),
+            ),
+            When(lock_over, then=Value(None, output_field=DateTimeField())),
+            default=F("locked_until"),
+        ),
+    )
+    locked_until: datetime | None = (
+        model.objects.filter(pk=account.pk).values_list("locked_until", flat=True).get()
+    )
+    return locked_until if locked_until is not None and locked_until > now else None
+
+
+def account_authenticate(
+    *, model: type[Account], identifier: str, password: str, realm: str, ip: str
+) -> Account:
+    """The account that `identifier` (username or email, any case) and `password` name.
+
+    The password hasher runs exactly once whatever happens, so an unknown account costs
+    what a wrong password costs (as Django's ModelBackend does, ticket #20760). Then: a
+    lock in force is 423 whatever the password; a wrong password counts towards the lock
+    (423 on the attempt that reaches it, else 401); a blocked account with the right
+    password is 403; success clears the counter.
+    """
+    now = timezone.now()
+    account = model.objects.active().by_login(identifier).first()
+    if account is None:
+        make_password(password)
+        _log("login_failed", realm=realm, account=None, ip=ip, reason="unknown_account")
+        raise InvalidCredentials()
+
+    password_ok = account.check_password(password)
+    if account.locked_until is not None and account.locked_until > now:
+        _log("login_refused_locked", realm=realm, account=account, ip=ip)
+        raise AccountLocked(details=_lock_details(account.locked_until, now))
+    if not password_ok:
+        locked_until = _record_failure(account, now)
+        if locked_until is not None:
+            _log("account_locked", realm=realm, account=account, ip=ip)
+            raise AccountLocked(details=_lock_details(locked_until, now))
+        _log("login_failed", realm=realm, account=account, ip=ip, reason="wrong_password")
+        raise InvalidCredentials()
+    if not account.is_active:
+        _log("login_refused_inactive", realm=realm, account=account, ip=ip)
+        raise AccountInactive()
+
+    # Conditional, so that a lock placed by a concurrent failure since we read the row holds.
+    cleared = (
+        model.objects.filter(pk=account.pk)
+        .exclude(locked_until__gt=now)
+        .update(failed_login_attempts=0, locked_until=None, last_login=now)
+    )
+    if not cleared:
+        locked_until = model.objects.filter(pk=account.pk).values_list("locked_until", flat=True)
+        raise AccountLocked(details=_lock_details(locked_until.get() or now, now))
+    account.failed_login_attempts, account.locked_until, account.last_login = 0, None, now
+    _log("login_succeeded", realm=realm, account=account, ip=ip)
+    return account

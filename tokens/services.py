@@ -1,0 +1,138 @@
+"""
+Issuing, rotating and revoking login sessions.
+
+A login creates a session row and returns a pair of JWTs (simplejwt): a short-lived
+access token whose `jti` is the session key (the row holds its digest), and a refresh
+token carrying the session key as `sid` and a `jti` of its own. The session's lifetime is
+fixed at login; refreshing rotates the refresh token and never extends it.
+
+Rotation is one conditional UPDATE (`... WHERE refresh_jti = <presented jti>`), so of
+concurrent refreshes with one token exactly one wins. A refresh token that was already
+rotated away is a sign of theft: presenting it revokes the whole session.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, TypedDict
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.utils import datetime_to_epoch
+
+from config.api.exceptions import TokenExpired, TokenInvalid
+from tokens.crypto import digest, new_session_key
+from tokens.models import Token, TokenKind
+
+logger = logging.getLogger("tokens")
+
+SESSION_SCOPES = ["read", "write"]
+
+
+class TokenPair(TypedDict):
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+def owner_is_usable(owner: Any) -> bool:
+    """Whether an owner may still act: not blocked and not soft-deleted."""
+    return bool(owner.is_active) and owner.deleted_at is None
+
+
+def _pair(*, session_key: str, refresh_jti: str, expires_at: datetime, now: datetime) -> TokenPair:
+    access = AccessToken()
+    access["jti"] = session_key
+    # An access token never outlives its session.
+    access_expires = min(now + settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"], expires_at)
+    access["exp"] = datetime_to_epoch(access_expires)
+    refresh = RefreshToken()
+    refresh["jti"] = refresh_jti
+    refresh["sid"] = session_key
+    refresh["exp"] = datetime_to_epoch(expires_at)
+    return {
+        "access_token": str(access),
+        "token_type": "Bearer",
+        "expires_in": max(0, int((access_expires - now).total_seconds())),
+        "refresh_token": str(refresh),
+        "refresh_expires_in": max(0, int((expires_at - now).total_seconds())),
+    }
+
+
+def session_start(*, owner: Any, ip: str | None, user_agent: str) -> TokenPair:
+    """Create a login session for `owner` and return its token pair."""
+    now = timezone.now()
+    session_key = new_session_key()
+    refresh_jti = uuid.uuid4().hex
+    session = Token.objects.create(
+        **{Token.owner_field(owner): owner},
+        kind=TokenKind.SESSION,
+        token_hash=digest(session_key),
+        refresh_jti=refresh_jti,
+        scopes=SESSION_SCOPES,
+        expires_at=now + timedelta(days=settings.REFRESH_TOKEN_EXPIRE_DAYS),
+        ip=ip or None,
+        user_agent=user_agent[:255],
+    )
+    return _pair(
+        session_key=session_key, refresh_jti=refresh_jti, expires_at=session.expires_at, now=now
+    )
+
+
+def session_refresh(*, refresh_token: str, owner_field: str) -> tuple[TokenPair, Any]:
+    """Rotate a session's refresh token; return the new pair and the session's owner.
+
+    `owner_field` is the realm (`user` or `admin`): a refresh token of the other realm's
+    session is as unknown here as a forged one.
+    """
+    try:
+        presented = RefreshToken(refresh_token)  # type: ignore[arg-type]
+    except ExpiredTokenError as exc:
+        raise TokenExpired() from exc
+    except TokenError as exc:
+        raise TokenInvalid() from exc
+    session_key, jti = presented.get("sid"), presented.get("jti")
+    if not isinstance(session_key, str) or not isinstance(jti, str):
+        raise TokenInvalid()
+
+    now = timezone.now()
+    new_jti = uuid.uuid4().hex
+    sessions = Token.objects.sessions().filter(
+        token_hash=digest(session_key), **{f"{owner_field}__isnull": False}
+    )
+    rotated = (
+        sessions.live(now).filter(refresh_jti=jti).update(refresh_jti=new_jti, last_used_at=now)
+    )
+    if not rotated:
+        reused = sessions.live(now).exclude(refresh_jti=jti).update(revoked_at=now)
+        if reused:
+            logger.warning("refresh token reuse: session revoked", extra={"event": "token_reuse"})
+        raise TokenInvalid()
+
+    session = sessions.select_related(owner_field).get()
+    owner = getattr(session, owner_field)
+    if not owner_is_usable(owner):
+        raise TokenInvalid()
+    pair = _pair(
+        session_key=session_key, refresh_jti=new_jti, expires_at=session.expires_at, now=now
+    )
+    return pair, owner
+
+
+def token_revoke(*, token: Token) -> None:
+    """Revoke one session or personal access token, at once."""
+    Token.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def token_revoke_all(*, owner: Any, keep: Token | None = None) -> int:
+    """Revoke every live token and session of `owner`, except `keep`; return how many."""
+    tokens = Token.objects.for_owner(owner).filter(revoked_at__isnull=True)
+    if keep is not None:
+        tokens = tokens.exclude(pk=keep.pk)
+    return tokens.update(revoked_at=timezone.now())
