@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -43,6 +44,17 @@ def api_no_raise() -> APIClient:
 
 
 @pytest.fixture
-def argon2_hasher(settings: Any) -> None:
-    """The production hasher, for tests that are about hashing."""
+def argon2_hashes(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The production hasher, for tests that are about hashing, counting each hash it
+    computes (`encode` makes one, `verify` recomputes one)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    calls: list[str] = []
+    for method in ("encode", "verify"):
+        original = getattr(Argon2PasswordHasher, method)
+
+        def counting(self: Any, *args: Any, _name: str = method, _original: Any = original) -> Any:
+            calls.append(_name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(Argon2PasswordHasher, method, counting)
+    return calls

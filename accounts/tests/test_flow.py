@@ -17,7 +17,12 @@ PASSWORD = "a sturdy passphrase 42"
 def test_register_login_me_refresh_logout(api):
     registered = api.post(
         "/api/v1/auth/register",
-        {"username": "Ada", "name": "Ada Lovelace", "email": "Ada@Example.com", "password": PASSWORD},
+        {
+            "username": "Ada",
+            "name": "Ada Lovelace",
+            "email": "Ada@Example.com",
+            "password": PASSWORD,
+        },
         format="json",
     )
     assert registered.status_code == 201, registered.content
@@ -58,9 +63,7 @@ def test_register_login_me_refresh_logout(api):
     assert_error(
         api.get("/api/v1/users/me", **bearer(new_pair["access_token"])), 401, "TOKEN_INVALID"
     )
-    assert_error(
-        api.get("/api/v1/users/me", **bearer(pair["access_token"])), 401, "TOKEN_INVALID"
-    )
+    assert_error(api.get("/api/v1/users/me", **bearer(pair["access_token"])), 401, "TOKEN_INVALID")
     # The other session (the login by email) is untouched.
     other = by_email.json()["data"]["access_token"]
     assert api.get("/api/v1/users/me", **bearer(other)).status_code == 200

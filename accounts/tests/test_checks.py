@@ -1,0 +1,26 @@
+"""`check --deploy` warns when rate limits are not counted in Redis."""
+
+from __future__ import annotations
+
+from accounts.checks import check_rate_limit_cache
+
+
+def test_deploy_check_warns_when_the_rate_limit_cache_is_not_redis(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "config.cache.SQLiteCache", "LOCATION": "cache.sqlite3"}
+    }
+
+    messages = check_rate_limit_cache(None)
+
+    assert [message.id for message in messages] == ["accounts.W001"]
+
+
+def test_deploy_check_is_quiet_on_redis(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/0",
+        }
+    }
+
+    assert check_rate_limit_cache(None) == []
