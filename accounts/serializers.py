@@ -13,6 +13,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from accounts.avatars import avatar_url
 from accounts.models import User
 from accounts.validators import (
     NAME_MAX_LENGTH,
@@ -102,7 +103,7 @@ class AccountSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_avatar_url(self, account: Any) -> str | None:
-        return None
+        return avatar_url(account.avatar.name)
 
 
 class UserSerializer(AccountSerializer):
@@ -116,6 +117,9 @@ class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = PasswordField()
     phone = PhoneField()
+    avatar = serializers.FileField(
+        required=False, help_text="JPEG, PNG or WebP (multipart requests only)."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         candidate = User(username=attrs["username"], name=attrs["name"], email=attrs["email"])
@@ -124,6 +128,10 @@ class RegisterSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": exc.messages}) from exc
         return attrs
+
+
+class AvatarSerializer(serializers.Serializer):
+    avatar = serializers.FileField(help_text="JPEG, PNG or WebP, at most MAX_UPLOAD_MB.")
 
 
 class LoginSerializer(serializers.Serializer):

@@ -17,11 +17,13 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from accounts.avatars import avatar_clean, avatar_delete, avatar_store
 from accounts.models import AbstractAccount, User
 from accounts.validators import normalize_username
 from config.api.exceptions import AccountInactive, AccountLocked, Conflict, InvalidCredentials
@@ -67,28 +69,78 @@ def account_create(
     email: str,
     password: str,
     phone: str | None = None,
+    avatar: UploadedFile | None = None,
     **extra: Any,
 ) -> Account:
-    """Create an account; a username, email or phone already taken (in any case) is a 409."""
+    """Create an account; a username, email or phone already taken (in any case) is a 409.
+
+    An avatar is judged before anything is written, and its file is removed again if the
+    account cannot be created.
+    """
+    image = avatar_clean(avatar) if avatar is not None else None
     taken = model.objects.conflicts(username=username, email=email, phone=phone)
     if taken:
         raise _conflict(taken)
+    avatar_name = avatar_store(image) if image is not None else ""
     try:
         account: Account = model.objects.create_user(
-            username=username, email=email, password=password, name=name, phone=phone, **extra
+            username=username,
+            email=email,
+            password=password,
+            name=name,
+            phone=phone,
+            avatar=avatar_name,
+            **extra,
         )
     except DjangoValidationError as exc:
+        avatar_delete(avatar_name)
         # Lost a race with another request: the database's unique index decided.
         raise _conflict(list(exc.message_dict)) from exc
+    except BaseException:
+        avatar_delete(avatar_name)
+        raise
     return account
 
 
 def user_register(
-    *, username: str, name: str, email: str, password: str, phone: str | None = None
+    *,
+    username: str,
+    name: str,
+    email: str,
+    password: str,
+    phone: str | None = None,
+    avatar: UploadedFile | None = None,
 ) -> User:
     return account_create(
-        model=User, username=username, name=name, email=email, password=password, phone=phone
+        model=User,
+        username=username,
+        name=name,
+        email=email,
+        password=password,
+        phone=phone,
+        avatar=avatar,
     )
+
+
+def account_set_avatar(*, account: Account, upload: UploadedFile | None) -> Account:
+    """Replace (or with None, remove) an account's avatar.
+
+    The old file is deleted only once the database change has committed; the new file is
+    deleted again if it has not.
+    """
+    new_name = avatar_store(avatar_clean(upload)) if upload is not None else ""
+    old_name = account.avatar.name or ""
+    try:
+        with transaction.atomic():
+            account.avatar.name = new_name
+            account.save(update_fields=["avatar", "updated_at"])
+            if old_name:
+                transaction.on_commit(lambda: avatar_delete(old_name))
+    except BaseException:
+        avatar_delete(new_name)
+        account.avatar.name = old_name
+        raise
+    return account
 
 
 def account_update(*, account: Account, **changes: Any) -> Account:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("auth/logout", views.LogoutView.as_view(), name="logout"),
     path("users/me", views.MeView.as_view(), name="me"),
     path("users/me/password", views.PasswordView.as_view(), name="me-password"),
+    path("users/me/avatar", views.AvatarView.as_view(), name="me-avatar"),
 ]

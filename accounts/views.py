@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.serializers import Serializer
@@ -21,6 +21,7 @@ from accounts import services
 from accounts.models import AbstractAccount, User
 from accounts.permissions import IsUser
 from accounts.serializers import (
+    AvatarSerializer,
     LoginSerializer,
     PasswordChangeSerializer,
     PasswordConfirmSerializer,
@@ -63,7 +64,14 @@ class UserView(APIView):
 
 
 class RegisterView(PublicView):
-    error_statuses = {409: "Username, email or phone already taken", 429: "Too many attempts"}
+    """Register; JSON, or multipart when an avatar is sent."""
+
+    parser_classes = [JSONParser, MultiPartParser]
+    error_statuses = {
+        409: "Username, email or phone already taken",
+        413: "Avatar too large",
+        429: "Too many attempts",
+    }
 
     @extend_schema(request=RegisterSerializer, responses={201: UserSerializer}, tags=["auth"])
     def post(self, request: Request) -> APIResponse:
@@ -158,6 +166,25 @@ class MeView(UserView):
             account=self.account, password=serializer.validated_data["password"]
         )
         return APIResponse(None, message="Account deleted")
+
+
+class AvatarView(UserView):
+    parser_classes = [MultiPartParser]
+    error_statuses = {413: "File too large"}
+
+    @extend_schema(request=AvatarSerializer, responses=UserSerializer, tags=["users"])
+    def put(self, request: Request) -> APIResponse:
+        serializer = AvatarSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.account_set_avatar(
+            account=self.account, upload=serializer.validated_data["avatar"]
+        )
+        return APIResponse(UserSerializer(user).data, message="Avatar updated")
+
+    @extend_schema(request=None, responses=UserSerializer, tags=["users"])
+    def delete(self, request: Request) -> APIResponse:
+        user = services.account_set_avatar(account=self.account, upload=None)
+        return APIResponse(UserSerializer(user).data, message="Avatar removed")
 
 
 class PasswordView(UserView):

@@ -206,6 +206,17 @@ MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=10)
 # MAX_REQUEST_BYTES, checked before the body is read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 MAX_REQUEST_BYTES = MAX_UPLOAD_MB * 1024 * 1024 + 256 * 1024
+# Stop reading an upload once it passes the cap (a body without Content-Length, or one
+# that lies), so a large upload never fills the disk.
+FILE_UPLOAD_HANDLERS = [
+    "config.api.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_NUMBER_FILES = 3
+FILE_UPLOAD_PERMISSIONS = 0o644
+# Absolute URLs (avatar_url) are built from this, never from the request's Host header.
+PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000")
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {

@@ -1,10 +1,11 @@
 """Root URLconf: the API under /api/v1/, operations, OpenAPI, the admin site, uploads."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.api import views
+from config.api.uploads import serve_upload
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -18,6 +19,9 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
+    # Served by the app in every mode (the image has no other web server); see the README
+    # for serving media/ from a proxy or object storage instead.
+    re_path(r"^uploads/(?P<name>[^/]+)$", serve_upload, name="upload"),
 ]
 
 handler400 = "config.api.handlers.bad_request"

@@ -64,8 +64,10 @@ def _describe(exc: Exception) -> tuple[int, str, str, Any, dict[str, str]] | Non
     """(status, code, message, details, headers) for an exception we know, else None."""
     if isinstance(exc, APIError):
         return exc.status_code, exc.error_code, exc.message, exc.details, dict(exc.headers)
-    if isinstance(exc, (RequestDataTooBig, TooManyFilesSent)):
+    if isinstance(exc, RequestDataTooBig):
         return 413, ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large", None, {}
+    if isinstance(exc, TooManyFilesSent):
+        return 400, ErrorCode.BAD_REQUEST, "Too many files in one request", None, {}
     if isinstance(exc, SuspiciousOperation):
         return 400, ErrorCode.BAD_REQUEST, "Bad request", None, {}
     if isinstance(exc, Http404):
