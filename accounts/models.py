@@ -45,6 +45,18 @@ class AccountQuerySet(models.QuerySet[Any]):
     def locked(self, now: datetime | None = None) -> AccountQuerySet:
         return self.filter(locked_until__gt=now or timezone.now())
 
+    def unlocked(self, now: datetime | None = None) -> AccountQuerySet:
+        return self.exclude(locked_until__gt=now or timezone.now())
+
+    def search(self, term: str) -> AccountQuerySet:
+        """Case-insensitive "contains" over username, name, email and phone."""
+        return self.filter(
+            Q(username__icontains=term)
+            | Q(name__icontains=term)
+            | Q(email__icontains=term)
+            | Q(phone__icontains=term)
+        )
+
     def by_username(self, username: str) -> AccountQuerySet:
         """Case-insensitive, NFKC-normalised username match (uses the LOWER index)."""
         return self.alias(username_ci=Lower("username")).filter(

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model
 from rest_framework import serializers
 
 from accounts.avatars import avatar_url
@@ -88,8 +89,8 @@ class AccountSerializer(serializers.ModelSerializer):
     avatar_url = serializers.SerializerMethodField()
 
     class Meta:
-        model = User
-        fields = (
+        model: type[Model] = User
+        fields: tuple[str, ...] = (
             "id",
             "username",
             "name",
@@ -100,7 +101,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
 
     def get_avatar_url(self, account: Any) -> str | None:
         return avatar_url(account.avatar.name)

@@ -198,6 +198,21 @@ def account_soft_delete(*, account: AbstractAccount, password: str | None = None
     token_revoke_all(owner=account)
 
 
+@transaction.atomic
+def account_set_active(*, account: AbstractAccount, active: bool) -> None:
+    """Activate or block an account; blocking revokes every token it has, at once."""
+    account.is_active = active
+    account.save(update_fields=["is_active", "updated_at"])
+    if not active:
+        token_revoke_all(owner=account)
+
+
+def account_restore(*, account: AbstractAccount) -> None:
+    """Undo a soft delete. The row kept its username, email and phone, so none can clash."""
+    account.deleted_at = None
+    account.save(update_fields=["deleted_at", "updated_at"])
+
+
 # --- Lockout -------------------------------------------------------------------------
 
 

@@ -5,15 +5,25 @@ lockout fields read-only, and never a password hash on screen.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import User
+from admins.forms import AdminLoginForm
 from admins.models import Admin
+from admins.services import admin_set_active, audit_log
+from config.api.exceptions import APIError
+from tokens.models import Token
+from tokens.services import token_revoke_all
+
+admin.site.login_form = AdminLoginForm
+admin.site.site_header = "Accounts administration"
+admin.site.site_title = "Accounts administration"
 
 
 class LockedFilter(admin.SimpleListFilter):
@@ -66,26 +76,137 @@ class AccountAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     date_hierarchy = "created_at"
     list_per_page = 50
-    readonly_fields = (
+    # Blocking and activation go through actions, which revoke tokens as the API does.
+    readonly_fields = [
+        "is_active",
         "failed_login_attempts",
         "locked_until",
         "last_login",
         "created_at",
         "updated_at",
         "deleted_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Users register through the API; admins come from the API or createsuperuser,
+        # where passwords are checked by the validators.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Accounts are soft-deleted (an action), never lost.
+        return False
+
+
+def _apply(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    action: str,
+    change: Any,
+) -> None:
+    """Run one account service on each selected account, as the API would, and say so."""
+    done = 0
+    for account in queryset:
+        try:
+            change(account)
+        except APIError as exc:
+            modeladmin.message_user(request, f"{account}: {exc.message}", level=messages.ERROR)
+            continue
+        audit_log(actor=cast(Admin, request.user), action=action, target=account)
+        done += 1
+    modeladmin.message_user(request, f"{action.capitalize()}: {done} account(s).")
+
+
+@admin.action(description="Unlock selected accounts")
+def unlock(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+    _apply(modeladmin, request, queryset, "unlock", lambda a: services.account_unlock(account=a))
+
+
+@admin.action(description="Revoke every token of the selected accounts")
+def revoke_tokens(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+) -> None:
+    _apply(modeladmin, request, queryset, "revoke_tokens", lambda a: token_revoke_all(owner=a))
+
+
+@admin.action(description="Block selected users (revokes their tokens)")
+def block_users(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+) -> None:
+    _apply(
+        modeladmin,
+        request,
+        queryset,
+        "block",
+        lambda a: services.account_set_active(account=a, active=False),
+    )
+
+
+@admin.action(description="Activate selected users")
+def activate_users(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+) -> None:
+    _apply(
+        modeladmin,
+        request,
+        queryset,
+        "activate",
+        lambda a: services.account_set_active(account=a, active=True),
+    )
+
+
+@admin.action(description="Activate selected admins")
+def activate_admins(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+) -> None:
+    _apply(
+        modeladmin,
+        request,
+        queryset,
+        "activate",
+        lambda a: admin_set_active(actor=cast(Admin, request.user), target=a, active=True),
+    )
+
+
+@admin.action(description="Soft-delete selected users (revokes their tokens)")
+def delete_users(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+) -> None:
+    _apply(
+        modeladmin, request, queryset, "delete", lambda a: services.account_soft_delete(account=a)
+    )
+
+
+@admin.action(description="Restore selected deleted users")
+def restore_users(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+) -> None:
+    _apply(modeladmin, request, queryset, "restore", lambda a: services.account_restore(account=a))
+
+
+@admin.action(description="Block selected admins (revokes their tokens)")
+def block_admins(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+) -> None:
+    _apply(
+        modeladmin,
+        request,
+        queryset,
+        "block",
+        lambda a: admin_set_active(actor=cast(Admin, request.user), target=a, active=False),
     )
 
 
 @admin.register(User)
 class UserAdmin(AccountAdmin):
     # `fields` never lists the password: its hash is never shown.
+    actions = [unlock, block_users, activate_users, delete_users, restore_users, revoke_tokens]
     fields = (
         "username",
         "name",
         "email",
         "phone",
         "avatar",
-        "is_active",
         *AccountAdmin.readonly_fields,
     )
 
@@ -95,15 +216,69 @@ class AdminAdmin(AccountAdmin):
     list_display = [*AccountAdmin.list_display[:6], "is_superuser", *AccountAdmin.list_display[6:]]
     list_filter = ["is_active", "is_superuser", LockedFilter, DeletedFilter]
     filter_horizontal = ("groups", "user_permissions")
+    actions = [unlock, block_admins, activate_admins, revoke_tokens]
+    # Promotion and demotion go through the API, which guards the last superuser.
+    readonly_fields = ["is_superuser", *AccountAdmin.readonly_fields]
     fields = (
         "username",
         "name",
         "email",
         "phone",
         "avatar",
-        "is_active",
-        "is_superuser",
         "groups",
         "user_permissions",
-        *AccountAdmin.readonly_fields,
+        *readonly_fields,
     )
+
+
+@admin.action(description="Revoke selected tokens")
+def revoke_selected_tokens(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+) -> None:
+    revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    modeladmin.message_user(request, f"Revoked {revoked} token(s).")
+
+
+@admin.register(Token)
+class TokenAdmin(admin.ModelAdmin):
+    """Sessions and personal access tokens, read-only; the hash is never shown."""
+
+    list_display = (
+        "id",
+        "kind",
+        "user",
+        "admin",
+        "name",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "ip",
+    )
+    list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__username", "admin__username", "name", "prefix")
+    list_select_related = ("user", "admin")
+    ordering = ("-created_at",)
+    actions = [revoke_selected_tokens]
+    fields = (
+        "kind",
+        "user",
+        "admin",
+        "name",
+        "prefix",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "ip",
+        "user_agent",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

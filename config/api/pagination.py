@@ -18,6 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.responses import APIResponse
+
 
 def _positive_int(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
@@ -43,16 +45,18 @@ class PagePagination(BasePagination):
         return list(queryset[offset : offset + self.size]) if offset < self.total else []
 
     def get_paginated_response(self, data: Any) -> Response:
-        return Response(
-            {
-                "items": data,
-                "count": len(data),
-                "total": self.total,
-                "page": self.page,
-                "page_size": self.size,
-                "pages": math.ceil(self.total / self.size) if self.total else 0,
-            }
-        )
+        return APIResponse(self.page_data(data))
+
+    def page_data(self, items: list[Any]) -> dict[str, Any]:
+        """The list form of the envelope's `data` for the page just paginated."""
+        return {
+            "items": items,
+            "count": len(items),
+            "total": self.total,
+            "page": self.page,
+            "page_size": self.size,
+            "pages": math.ceil(self.total / self.size) if self.total else 0,
+        }
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         integer = {"type": "integer"}

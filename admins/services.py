@@ -1,0 +1,105 @@
+"""
+The admin realm's own rules: finding users, the guards on managing admins, and the audit
+log of every staff action. Account changes themselves are the shared account services.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from accounts.models import User
+from accounts.services import account_create, account_set_active, account_update
+from admins.models import Admin
+from config.api.exceptions import Forbidden
+
+audit = logging.getLogger("admins.audit")
+
+
+def audit_log(*, actor: Admin, action: str, target: Any) -> None:
+    """One line per staff action: who did what to which account (ids, never secrets)."""
+    target_kind = target._meta.model_name
+    audit.info(
+        "admin=%s action=%s %s=%s",
+        actor.pk,
+        action,
+        target_kind,
+        target.pk,
+        extra={
+            "event": "admin_action",
+            "actor_id": actor.pk,
+            "action": action,
+            "target": target_kind,
+            "target_id": target.pk,
+        },
+    )
+
+
+def user_list(
+    *,
+    search: str | None = None,
+    is_active: bool | None = None,
+    is_locked: bool | None = None,
+    deleted: str = "exclude",
+    ordering: str = "-created_at",
+) -> QuerySet[User]:
+    """Users matching the admin list's filters, in a stable order for pagination."""
+    users = User.objects.all()
+    if deleted == "exclude":
+        users = users.active()
+    elif deleted == "only":
+        users = users.deleted()
+    if search:
+        users = users.search(search)
+    if is_active is not None:
+        users = users.filter(is_active=is_active)
+    if is_locked is True:
+        users = users.locked()
+    elif is_locked is False:
+        users = users.unlocked()
+    return users.order_by(ordering, "-id" if ordering.startswith("-") else "id")
+
+
+def _guard_last_superuser(target: Admin) -> None:
+    """Refuse to leave no active superuser; holds under concurrent requests by locking the
+    superuser rows first."""
+    others = (
+        Admin.objects.select_for_update()
+        .active()
+        .filter(is_superuser=True, is_active=True)
+        .exclude(pk=target.pk)
+    )
+    if not list(others.values_list("pk", flat=True)):
+        raise Forbidden("The last active superuser cannot be blocked or demoted.")
+
+
+def admin_create(*, actor: Admin, is_superuser: bool = False, **fields: Any) -> Admin:
+    admin = account_create(model=Admin, is_superuser=is_superuser, **fields)
+    audit_log(actor=actor, action="create", target=admin)
+    return admin
+
+
+@transaction.atomic
+def admin_update(*, actor: Admin, target: Admin, **changes: Any) -> Admin:
+    demote = changes.get("is_superuser") is False and target.is_superuser
+    if demote:
+        if target.pk == actor.pk:
+            raise Forbidden("You cannot demote yourself.")
+        _guard_last_superuser(target)
+    admin = account_update(account=target, **changes)
+    audit_log(actor=actor, action="update", target=admin)
+    return admin
+
+
+@transaction.atomic
+def admin_set_active(*, actor: Admin, target: Admin, active: bool) -> None:
+    if not active:
+        if target.pk == actor.pk:
+            raise Forbidden("You cannot block yourself.")
+        if target.is_superuser:
+            _guard_last_superuser(target)
+    account_set_active(account=target, active=active)
+    audit_log(actor=actor, action="activate" if active else "block", target=target)

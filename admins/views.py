@@ -1,0 +1,279 @@
+"""
+The admin realm's endpoints: admin login and profile, user management, and (for
+superusers) admin management. Views are thin: they parse, call one service, answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+
+from accounts import services
+from accounts.models import User
+from accounts.serializers import LoginSerializer, ProfileUpdateSerializer, RefreshSerializer
+from accounts.views import LoginView, LogoutView, RefreshView, UserView
+from admins import services as admin_services
+from admins.models import Admin
+from admins.permissions import HasModelPermission, IsAdmin, IsSuperAdmin
+from admins.serializers import (
+    AdminCreateSerializer,
+    AdminSerializer,
+    AdminTokenPairSerializer,
+    AdminUpdateSerializer,
+    StaffAdminSerializer,
+    StaffUserSerializer,
+    StaffUserUpdateSerializer,
+    UserListQuerySerializer,
+)
+from config.api.pagination import PagePagination
+from config.api.responses import APIResponse
+from tokens.authentication import BearerAuthentication
+from tokens.models import Token
+from tokens.serializers import TokenSerializer
+from tokens.services import token_revoke_all
+
+TAG = ["admin"]
+
+
+class AdminView(UserView):
+    permission_classes = [IsAdmin]
+
+    @property
+    def admin(self) -> Admin:
+        """The caller (IsAdmin has made sure it is an admin)."""
+        return cast(Admin, self.request.user)
+
+
+class AdminLoginView(LoginView):
+    realm = "admin"
+    account_model = Admin
+    account_serializer = AdminSerializer
+
+    @extend_schema(request=LoginSerializer, responses=AdminTokenPairSerializer, tags=TAG)
+    def post(self, request: Request) -> APIResponse:
+        return super().post(request)
+
+
+class AdminRefreshView(RefreshView):
+    realm = "admin"
+    account_serializer = AdminSerializer
+
+    @extend_schema(request=RefreshSerializer, responses=AdminTokenPairSerializer, tags=TAG)
+    def post(self, request: Request) -> APIResponse:
+        return super().post(request)
+
+
+class AdminLogoutView(LogoutView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=None, responses={200: None}, tags=TAG)
+    def post(self, request: Request) -> APIResponse:
+        return super().post(request)
+
+
+class AdminMeView(AdminView):
+    error_statuses = {409: "Username, email or phone already taken"}
+
+    @extend_schema(responses=AdminSerializer, tags=TAG)
+    def get(self, request: Request) -> APIResponse:
+        return APIResponse(AdminSerializer(self.admin).data, message="Profile retrieved")
+
+    @extend_schema(request=ProfileUpdateSerializer, responses=AdminSerializer, tags=TAG)
+    def patch(self, request: Request) -> APIResponse:
+        serializer = ProfileUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        admin = services.account_update(account=self.admin, **serializer.validated_data)
+        return APIResponse(AdminSerializer(admin).data, message="Profile updated")
+
+
+class StaffViewSet(viewsets.GenericViewSet):
+    """What the user and admin management viewsets share: bearer auth, integer ids, the
+    account found (soft-deleted or not) or a 404 envelope."""
+
+    authentication_classes = [BearerAuthentication]
+    lookup_value_regex = r"[0-9]+"
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @property
+    def admin(self) -> Admin:
+        return cast(Admin, self.request.user)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        # One clock for every row's `is_locked`.
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    def respond(self, account: Any, message: str, status: int = 200) -> APIResponse:
+        serializer = self.get_serializer(account)
+        return APIResponse(serializer.data, message=message, status=status)
+
+    def paginated(
+        self, queryset: QuerySet[Any], message: str, serializer_class: type | None = None
+    ) -> APIResponse:
+        page = self.paginate_queryset(queryset)
+        serializer = (serializer_class or self.get_serializer_class())(
+            page, many=True, context=self.get_serializer_context()
+        )
+        paginator = cast(PagePagination, self.paginator)
+        return APIResponse(paginator.page_data(serializer.data), message=message)
+
+
+class UserAdminViewSet(StaffViewSet):
+    """Find, inspect, change, block, unlock, delete and restore users."""
+
+    queryset = User.objects.all()
+    serializer_class = StaffUserSerializer
+    permission_classes = [HasModelPermission]
+    permission_model = User
+    error_statuses = {409: "Username, email or phone already taken"}
+
+    @extend_schema(parameters=[UserListQuerySerializer], tags=TAG)
+    def list(self, request: Request) -> APIResponse:
+        filters = UserListQuerySerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        users = admin_services.user_list(**filters.validated_data)
+        return self.paginated(users, "Users retrieved")
+
+    @extend_schema(tags=TAG)
+    def retrieve(self, request: Request, pk: str) -> APIResponse:
+        return self.respond(self.get_object(), "User retrieved")
+
+    @extend_schema(request=StaffUserUpdateSerializer, tags=TAG)
+    def partial_update(self, request: Request, pk: str) -> APIResponse:
+        user = self.get_object()
+        serializer = StaffUserUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        avatar_given = "avatar" in changes
+        avatar = changes.pop("avatar", None)
+        user = services.account_update(account=user, **changes)
+        if avatar_given:
+            user = services.account_set_avatar(account=user, upload=avatar)
+        admin_services.audit_log(actor=self.admin, action="update", target=user)
+        return self.respond(user, "User updated")
+
+    @extend_schema(request=StaffUserUpdateSerializer, tags=TAG)
+    def update(self, request: Request, pk: str) -> APIResponse:
+        return self.partial_update(request, pk)
+
+    @extend_schema(request=None, tags=TAG)
+    def destroy(self, request: Request, pk: str) -> APIResponse:
+        user = self.get_object()
+        services.account_soft_delete(account=user)
+        admin_services.audit_log(actor=self.admin, action="delete", target=user)
+        return self.respond(user, "User deleted")
+
+    @extend_schema(request=None, tags=TAG)
+    @action(detail=True, methods=["patch"])
+    def activate(self, request: Request, pk: str) -> APIResponse:
+        user = self.get_object()
+        services.account_set_active(account=user, active=True)
+        admin_services.audit_log(actor=self.admin, action="activate", target=user)
+        return self.respond(user, "User activated")
+
+    @extend_schema(request=None, tags=TAG)
+    @action(detail=True, methods=["patch"])
+    def block(self, request: Request, pk: str) -> APIResponse:
+        user = self.get_object()
+        services.account_set_active(account=user, active=False)
+        admin_services.audit_log(actor=self.admin, action="block", target=user)
+        return self.respond(user, "User blocked")
+
+    @extend_schema(request=None, tags=TAG)
+    @action(detail=True, methods=["patch"])
+    def unlock(self, request: Request, pk: str) -> APIResponse:
+        user = self.get_object()
+        services.account_unlock(account=user)
+        admin_services.audit_log(actor=self.admin, action="unlock", target=user)
+        return self.respond(user, "User unlocked")
+
+    @extend_schema(request=None, tags=TAG)
+    @action(detail=True, methods=["patch"])
+    def restore(self, request: Request, pk: str) -> APIResponse:
+        user = self.get_object()
+        services.account_restore(account=user)
+        admin_services.audit_log(actor=self.admin, action="restore", target=user)
+        return self.respond(user, "User restored")
+
+    @extend_schema(responses=TokenSerializer(many=True), tags=TAG)
+    @action(detail=True, methods=["get"], serializer_class=TokenSerializer)
+    def tokens(self, request: Request, pk: str) -> APIResponse:
+        user = self.get_object()
+        tokens = Token.objects.for_owner(user).order_by("-created_at", "-id")
+        return self.paginated(tokens, "Tokens retrieved", serializer_class=TokenSerializer)
+
+    @extend_schema(request=None, responses={200: None}, tags=TAG)
+    @tokens.mapping.delete
+    def revoke_tokens(self, request: Request, pk: str) -> APIResponse:
+        user = self.get_object()
+        revoked = token_revoke_all(owner=user)
+        admin_services.audit_log(actor=self.admin, action="revoke_tokens", target=user)
+        return APIResponse({"revoked": revoked}, message="Tokens revoked")
+
+
+class AdminAdminViewSet(StaffViewSet):
+    """Superusers manage admins. Nobody blocks or demotes themself, and the last active
+    superuser stays one."""
+
+    queryset = Admin.objects.all()
+    serializer_class = StaffAdminSerializer
+    permission_classes = [IsSuperAdmin]
+    error_statuses = {409: "Username, email or phone already taken"}
+
+    @extend_schema(tags=TAG)
+    def list(self, request: Request) -> APIResponse:
+        admins = Admin.objects.order_by("id")
+        return self.paginated(admins, "Admins retrieved")
+
+    @extend_schema(request=AdminCreateSerializer, responses={201: StaffAdminSerializer}, tags=TAG)
+    def create(self, request: Request) -> APIResponse:
+        serializer = AdminCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        admin = admin_services.admin_create(actor=self.admin, **serializer.validated_data)
+        return self.respond(admin, "Admin created", status=201)
+
+    @extend_schema(tags=TAG)
+    def retrieve(self, request: Request, pk: str) -> APIResponse:
+        return self.respond(self.get_object(), "Admin retrieved")
+
+    @extend_schema(request=AdminUpdateSerializer, tags=TAG)
+    def partial_update(self, request: Request, pk: str) -> APIResponse:
+        target = self.get_object()
+        serializer = AdminUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        admin = admin_services.admin_update(
+            actor=self.admin, target=target, **serializer.validated_data
+        )
+        return self.respond(admin, "Admin updated")
+
+    @extend_schema(request=AdminUpdateSerializer, tags=TAG)
+    def update(self, request: Request, pk: str) -> APIResponse:
+        return self.partial_update(request, pk)
+
+    @extend_schema(request=None, tags=TAG)
+    @action(detail=True, methods=["patch"])
+    def activate(self, request: Request, pk: str) -> APIResponse:
+        target = self.get_object()
+        admin_services.admin_set_active(actor=self.admin, target=target, active=True)
+        return self.respond(target, "Admin activated")
+
+    @extend_schema(request=None, tags=TAG)
+    @action(detail=True, methods=["patch"])
+    def block(self, request: Request, pk: str) -> APIResponse:
+        target = self.get_object()
+        admin_services.admin_set_active(actor=self.admin, target=target, active=False)
+        return self.respond(target, "Admin blocked")
+
+    @extend_schema(request=None, tags=TAG)
+    @action(detail=True, methods=["patch"])
+    def unlock(self, request: Request, pk: str) -> APIResponse:
+        target = self.get_object()
+        services.account_unlock(account=target)
+        admin_services.audit_log(actor=self.admin, action="unlock", target=target)
+        return self.respond(target, "Admin unlocked")
