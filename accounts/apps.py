@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 
 
 class AccountsConfig(AppConfig):
@@ -8,3 +9,6 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Registers the deployment check on the rate-limit cache.
         from accounts import checks  # noqa: F401
+        from accounts.sqlite import unicode_lower
+
+        connection_created.connect(unicode_lower, dispatch_uid="accounts.sqlite.unicode_lower")

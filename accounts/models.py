@@ -25,6 +25,7 @@ from accounts.validators import (
     NAME_MAX_LENGTH,
     PHONE_MAX_LENGTH,
     USERNAME_MAX_LENGTH,
+    normalize_email,
     normalize_phone,
     normalize_username,
     username_validators,
@@ -82,6 +83,7 @@ class AccountQuerySet(models.QuerySet[Any]):
         tests = {
             field: Q(phone=value)
             if field == "phone"
+            # Usernames and emails are both stored NFKC-normalised.
             else Q(**{f"{field}_ci": Lower(Value(normalize_username(value)))})
             for field, value in values.items()
             if value
@@ -119,7 +121,7 @@ class AccountManager(BaseUserManager.from_queryset(AccountQuerySet)):  # type: i
         extra_fields.setdefault("name", username)
         extra_fields["phone"] = normalize_phone(extra_fields.get("phone"))
         account = self.model(
-            username=normalize_username(username), email=email.strip(), **extra_fields
+            username=normalize_username(username), email=normalize_email(email), **extra_fields
         )
         account.set_password(password)
         try:

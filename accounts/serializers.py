@@ -20,6 +20,7 @@ from accounts.validators import (
     NAME_MAX_LENGTH,
     USERNAME_MAX_LENGTH,
     USERNAME_MIN_LENGTH,
+    normalize_email,
     normalize_phone,
     normalize_username,
     username_validators,
@@ -62,16 +63,30 @@ class PhoneField(serializers.CharField):
         kwargs.setdefault("max_length", 32)
         super().__init__(**kwargs)
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # DRF answers "" for a blank string before any hook runs; here blank means none.
+        if isinstance(data, str) and not data.strip():
+            return None
+        return super().run_validation(data)
+
     def to_internal_value(self, data: Any) -> Any:
         try:
             return normalize_phone(super().to_internal_value(data))
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from exc
 
-    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
-        if data == "":
-            return True, None
-        return super().validate_empty_values(data)
+
+class EmailField(serializers.EmailField):
+    """An email address, NFKC-normalised (so full-width forms collide), case kept."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if isinstance(data, str):
+            data = normalize_email(data)
+        return super().run_validation(data)
 
 
 class PasswordField(serializers.CharField):
@@ -115,7 +130,7 @@ class UserSerializer(AccountSerializer):
 class RegisterSerializer(serializers.Serializer):
     username = UsernameField()
     name = NameField()
-    email = serializers.EmailField(max_length=254)
+    email = EmailField()
     password = PasswordField()
     phone = PhoneField()
     avatar = serializers.FileField(
@@ -149,7 +164,7 @@ class ProfileUpdateSerializer(serializers.Serializer):
 
     username = UsernameField(required=False)
     name = NameField(required=False)
-    email = serializers.EmailField(max_length=254, required=False)
+    email = EmailField(required=False)
     phone = PhoneField()
 
 

@@ -27,6 +27,11 @@ def normalize_username(value: str) -> str:
     return unicodedata.normalize("NFKC", value)
 
 
+def normalize_email(value: str) -> str:
+    """NFKC and trimmed, in the case typed: full-width forms of an address collide."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
 def validate_no_control_characters(value: str) -> None:
     if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") for char in value):
         raise ValidationError("Control characters are not allowed.", code="control_characters")

@@ -102,22 +102,30 @@ def session_refresh(*, refresh_token: str, owner_field: str) -> tuple[TokenPair,
         raise TokenInvalid()
 
     now = timezone.now()
-    new_jti = uuid.uuid4().hex
-    sessions = Token.objects.sessions().filter(
-        token_hash=digest(session_key), **{f"{owner_field}__isnull": False}
+    session = (
+        Token.objects.sessions()
+        .select_related(owner_field)
+        .filter(token_hash=digest(session_key), **{f"{owner_field}__isnull": False})
+        .first()
     )
-    rotated = (
-        sessions.live(now).filter(refresh_jti=jti).update(refresh_jti=new_jti, last_used_at=now)
-    )
-    if not rotated:
-        reused = sessions.live(now).exclude(refresh_jti=jti).update(revoked_at=now)
-        if reused:
-            logger.warning("refresh token reuse: session revoked", extra={"event": "token_reuse"})
+    if session is None or not session.is_live(now):
         raise TokenInvalid()
-
-    session = sessions.select_related(owner_field).get()
     owner = getattr(session, owner_field)
     if not owner_is_usable(owner):
+        raise TokenInvalid()
+
+    new_jti = uuid.uuid4().hex
+    live = Token.objects.filter(pk=session.pk, revoked_at__isnull=True)
+    # The rotation is conditional on the presented jti being the current one, so of
+    # concurrent refreshes with one token exactly one wins.
+    if not live.filter(refresh_jti=jti).update(refresh_jti=new_jti, last_used_at=now):
+        # A refresh token that was rotated away: whoever holds it, the session is burnt.
+        if live.update(revoked_at=now):
+            logger.warning(
+                "refresh token reuse: session %s revoked",
+                session.pk,
+                extra={"event": "token_reuse", "token_id": session.pk},
+            )
         raise TokenInvalid()
     pair = _pair(
         session_key=session_key, refresh_jti=new_jti, expires_at=session.expires_at, now=now
@@ -132,7 +140,7 @@ def token_revoke(*, token: Token) -> None:
 
 def token_revoke_all(*, owner: Any, keep: Token | None = None) -> int:
     """Revoke every live token and session of `owner`, except `keep`; return how many."""
-    tokens = Token.objects.for_owner(owner).filter(revoked_at__isnull=True)
+    tokens = Token.objects.for_owner(owner).live()
     if keep is not None:
         tokens = tokens.exclude(pk=keep.pk)
     return tokens.update(revoked_at=timezone.now())

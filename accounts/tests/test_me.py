@@ -1,0 +1,516 @@
+"""/api/v1/users/me: read, update (PATCH and PUT) and soft-delete one's own account."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.tests.factories import PASSWORD, full_width, make_user
+from accounts.tests.helpers import assert_error, bearer, login, login_pair
+from admins.tests.factories import make_admin
+from tokens.models import Token
+from tokens.services import session_start
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/users/me"
+USER_FIELDS = {
+    "id",
+    "username",
+    "name",
+    "email",
+    "phone",
+    "avatar_url",
+    "is_active",
+    "created_at",
+    "updated_at",
+}
+PROFILE = ("username", "name", "email", "phone", "is_active", "deleted_at", "updated_at")
+
+
+@pytest.fixture(autouse=True)
+def _generous_login_limit(settings: Any) -> None:
+    """These tests log in several times from one address; the login limit has its own tests."""
+    settings.RATE_LIMIT_ATTEMPTS = 100
+
+
+@pytest.fixture
+def ada() -> User:
+    return make_user(username="ada", email="ada@example.com", name="Ada", phone="+14155550123")
+
+
+@pytest.fixture
+def token(api: Any, ada: User) -> str:
+    access: str = login_pair(api, "ada")["access_token"]
+    return access
+
+
+def _snapshot(user: User) -> tuple[Any, ...]:
+    user.refresh_from_db()
+    return (*(getattr(user, field) for field in PROFILE), user.password)
+
+
+# --- GET ---------------------------------------------------------------------------------
+
+
+def test_get_returns_the_callers_own_account(api, ada, token):
+    make_user(username="bob")
+
+    response = api.get(URL, **bearer(token))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["success"] is True
+    data = body["data"]
+    assert set(data) == USER_FIELDS
+    assert data["id"] == ada.pk
+    assert (data["username"], data["email"], data["name"], data["phone"]) == (
+        "ada",
+        "ada@example.com",
+        "Ada",
+        "+14155550123",
+    )
+    assert data["is_active"] is True
+    assert "password" not in response.content.decode()
+    assert ada.password not in response.content.decode()
+
+
+# --- PATCH and PUT -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+@pytest.mark.parametrize(
+    ("field", "sent", "stored"),
+    [
+        ("name", "Ada Lovelace", "Ada Lovelace"),
+        ("username", "lovelace", "lovelace"),
+        ("username", full_width("lovelace"), "lovelace"),
+        ("email", "Countess@Example.org", "Countess@Example.org"),
+        ("phone", "+44 20 7946 0958", "+442079460958"),
+        ("phone", "0044 20 7946 0958", "+442079460958"),
+        ("phone", "", None),
+        ("phone", None, None),
+    ],
+    ids=[
+        "name",
+        "username",
+        "username-full-width",
+        "email",
+        "phone",
+        "phone-00-prefix",
+        "phone-empty",
+        "phone-null",
+    ],
+)
+def test_update_changes_one_field_and_answers_the_new_representation(
+    api, ada, token, method, field, sent, stored
+):
+    before = {name: getattr(ada, name) for name in ("username", "name", "email", "phone")}
+
+    response = getattr(api, method)(URL, {field: sent}, format="json", **bearer(token))
+
+    assert response.status_code == 200, response.content
+    data = response.json()["data"]
+    assert set(data) == USER_FIELDS
+    assert data[field] == stored
+    ada.refresh_from_db()
+    assert getattr(ada, field) == stored
+    for other, value in before.items():
+        if other != field:
+            assert getattr(ada, other) == value
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_update_changes_several_fields_at_once_and_moves_updated_at(api, ada, token, method):
+    created = ada.updated_at
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        response = getattr(api, method)(
+            URL,
+            {
+                "username": "Countess",
+                "name": "Augusta Ada King",
+                "email": "countess@example.org",
+                "phone": "+442079460958",
+            },
+            format="json",
+            **bearer(token),
+        )
+
+    assert response.status_code == 200, response.content
+    ada.refresh_from_db()
+    assert (ada.username, ada.name, ada.email, ada.phone) == (
+        "Countess",
+        "Augusta Ada King",
+        "countess@example.org",
+        "+442079460958",
+    )
+    assert ada.updated_at > created
+    shown = response.json()["data"]["updated_at"].replace("Z", "+00:00")
+    assert datetime.fromisoformat(shown) == ada.updated_at
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_update_with_an_empty_body_changes_nothing(api, ada, token, method):
+    before = _snapshot(ada)[:4]
+
+    response = getattr(api, method)(URL, {}, format="json", **bearer(token))
+
+    assert response.status_code == 200, response.content
+    assert _snapshot(ada)[:4] == before
+
+
+def test_put_does_not_require_every_field(api, ada, token):
+    response = api.put(URL, {"name": "Ada L."}, format="json", **bearer(token))
+
+    assert response.status_code == 200, response.content
+    ada.refresh_from_db()
+    assert (ada.username, ada.name, ada.email, ada.phone) == (
+        "ada",
+        "Ada L.",
+        "ada@example.com",
+        "+14155550123",
+    )
+
+
+@pytest.mark.parametrize("empty", ["", "   ", None], ids=["empty", "blank", "null"])
+def test_two_users_may_both_clear_their_phone(api_no_raise, ada, empty):
+    make_user(username="bob", email="bob@example.com", phone="+442079460958")
+    for username in ("ada", "bob"):
+        access = login_pair(api_no_raise, username)["access_token"]
+
+        response = api_no_raise.patch(URL, {"phone": empty}, format="json", **bearer(access))
+
+        assert response.status_code == 200, response.content
+        assert response.json()["data"]["phone"] is None
+    assert list(User.objects.values_list("phone", flat=True)) == [None, None]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("username", "Ada"), ("username", "ADA"), ("email", "ADA@Example.COM")],
+)
+def test_changing_ones_own_username_or_email_only_in_case_is_allowed(api, ada, token, field, value):
+    response = api.patch(URL, {field: value}, format="json", **bearer(token))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["data"][field] == value
+    ada.refresh_from_db()
+    assert getattr(ada, field) == value
+
+
+def test_setting_ones_own_phone_in_another_format_is_allowed(api, ada, token):
+    response = api.patch(URL, {"phone": "001 415 555 0123"}, format="json", **bearer(token))
+
+    assert response.status_code == 200, response.content
+    ada.refresh_from_db()
+    assert ada.phone == "+14155550123"
+
+
+def test_a_new_username_logs_in_and_the_old_one_no_longer_does(api, ada, token):
+    assert (
+        api.patch(URL, {"username": "lovelace"}, format="json", **bearer(token)).status_code == 200
+    )
+
+    assert login(api, "Lovelace").status_code == 200
+    assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
+
+
+@pytest.mark.parametrize(
+    ("fields", "taken"),
+    [
+        ({"username": "bob"}, {"username"}),
+        ({"username": "BOB"}, {"username"}),
+        ({"username": full_width("Bob")}, {"username"}),
+        ({"email": "Bob@Example.COM"}, {"email"}),
+        ({"phone": "0044 20 7946 0958"}, {"phone"}),
+        ({"phone": "+44 (20) 7946-0958"}, {"phone"}),
+        ({"username": "Bob", "email": "BOB@example.com"}, {"username", "email"}),
+        (
+            {"username": "bob", "email": "bob@example.com", "phone": "+442079460958"},
+            {"username", "email", "phone"},
+        ),
+    ],
+    ids=[
+        "username",
+        "username-upper",
+        "username-full-width",
+        "email-other-case",
+        "phone-00-prefix",
+        "phone-formatted",
+        "username-and-email",
+        "all-three",
+    ],
+)
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_update_to_another_users_value_is_a_409_naming_the_field(
+    api, ada, token, method, fields, taken
+):
+    make_user(username="bob", email="bob@example.com", phone="+442079460958")
+    before = _snapshot(ada)
+
+    response = getattr(api, method)(
+        URL, {"name": "Should Not Stick", **fields}, format="json", **bearer(token)
+    )
+
+    body = assert_error(response, 409, "CONFLICT")
+    assert set(body["error"]["details"]) == taken
+    assert _snapshot(ada) == before
+
+
+def test_a_soft_deleted_users_username_stays_taken(api, ada, token):
+    make_user(username="gone", email="gone@example.com", deleted_at=timezone.now())
+    before = _snapshot(ada)
+
+    body = assert_error(
+        api.patch(URL, {"username": "Gone"}, format="json", **bearer(token)), 409, "CONFLICT"
+    )
+
+    assert list(body["error"]["details"]) == ["username"]
+    assert _snapshot(ada) == before
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"username": "ab"}, "username"),
+        ({"username": "a" * 151}, "username"),
+        ({"username": "ada lovelace"}, "username"),
+        ({"username": "ada!"}, "username"),
+        ({"username": ""}, "username"),
+        ({"username": None}, "username"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": ""}, "email"),
+        ({"email": None}, "email"),
+        ({"phone": "12345"}, "phone"),
+        ({"phone": "415 555 0123"}, "phone"),
+        ({"name": ""}, "name"),
+        ({"name": None}, "name"),
+        ({"name": "Ada\x00"}, "name"),
+        ({"name": "Ada\u202e"}, "name"),
+        ({"name": "a" * 151}, "name"),
+        ({"name": "Valid Name", "email": "nope"}, "email"),
+    ],
+    ids=[
+        "username-short",
+        "username-long",
+        "username-space",
+        "username-bang",
+        "username-empty",
+        "username-null",
+        "email-invalid",
+        "email-empty",
+        "email-null",
+        "phone-invalid",
+        "phone-no-country-code",
+        "name-empty",
+        "name-null",
+        "name-nul",
+        "name-rtl-override",
+        "name-long",
+        "valid-name-with-bad-email",
+    ],
+)
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_update_with_an_invalid_value_is_a_400_and_changes_nothing(
+    api, ada, token, method, fields, field
+):
+    before = _snapshot(ada)
+
+    response = getattr(api, method)(URL, fields, format="json", **bearer(token))
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert list(body["error"]["details"]) == [field]
+    assert _snapshot(ada) == before
+
+
+def test_update_ignores_fields_a_client_may_not_set(api, ada, token):
+    response = api.patch(
+        URL,
+        {
+            "name": "Ada L.",
+            "id": 987654,
+            "is_active": False,
+            "is_superuser": True,
+            "deleted_at": "2020-01-01T00:00:00Z",
+            "failed_login_attempts": 99,
+            "locked_until": "2099-01-01T00:00:00Z",
+            "password": "a brand new password 1",
+            "created_at": "2000-01-01T00:00:00Z",
+        },
+        format="json",
+        **bearer(token),
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["id"] == ada.pk
+    assert response.json()["data"]["is_active"] is True
+    pk = ada.pk
+    ada.refresh_from_db()
+    assert ada.pk == pk
+    assert ada.name == "Ada L."
+    assert ada.is_active is True
+    assert ada.deleted_at is None
+    assert ada.failed_login_attempts == 0
+    assert ada.locked_until is None
+    assert ada.check_password(PASSWORD)
+    assert ada.created_at.year >= 2025
+    assert not User.objects.filter(pk=987654).exists()
+    assert api.get(URL, **bearer(token)).status_code == 200
+
+
+def test_a_users_username_and_email_may_equal_an_admins(api, ada, token):
+    make_admin(username="root", email="root@example.com")
+
+    response = api.patch(
+        URL, {"username": "Root", "email": "root@example.com"}, format="json", **bearer(token)
+    )
+
+    assert response.status_code == 200, response.content
+    ada.refresh_from_db()
+    assert (ada.username, ada.email) == ("Root", "root@example.com")
+
+
+def test_update_refuses_malformed_json(api, ada, token):
+    before = _snapshot(ada)
+
+    response = api.patch(URL, '{"name": ', content_type="application/json", **bearer(token))
+
+    assert_error(response, 400, "PARSE_ERROR")
+    assert _snapshot(ada) == before
+
+
+# --- DELETE ------------------------------------------------------------------------------
+
+
+def test_delete_with_the_password_soft_deletes_the_account(api, ada, token):
+    response = api.delete(URL, {"password": PASSWORD}, format="json", **bearer(token))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["success"] is True
+    ada.refresh_from_db()
+    assert ada.deleted_at is not None
+    assert abs(ada.deleted_at - timezone.now()) < timedelta(minutes=1)
+    assert User.objects.filter(pk=ada.pk).exists()
+
+
+def test_delete_revokes_every_session_of_the_user_at_once(api, ada, token):
+    other_session = login_pair(api, "ada@example.com")
+
+    assert (
+        api.delete(URL, {"password": PASSWORD}, format="json", **bearer(token)).status_code == 200
+    )
+
+    assert_error(api.get(URL, **bearer(token)), 401, "TOKEN_INVALID")
+    assert_error(api.get(URL, **bearer(other_session["access_token"])), 401, "TOKEN_INVALID")
+    refreshed = api.post(
+        "/api/v1/auth/refresh", {"refresh_token": other_session["refresh_token"]}, format="json"
+    )
+    assert_error(refreshed, 401, "TOKEN_INVALID")
+    assert not Token.objects.filter(user=ada, revoked_at__isnull=True).exists()
+
+
+def test_delete_leaves_other_users_sessions_alone(api, ada, token):
+    make_user(username="bob", email="bob@example.com")
+    bob = login_pair(api, "bob")["access_token"]
+
+    assert (
+        api.delete(URL, {"password": PASSWORD}, format="json", **bearer(token)).status_code == 200
+    )
+
+    assert api.get(URL, **bearer(bob)).status_code == 200
+
+
+def test_a_deleted_user_can_no_longer_log_in(api, ada, token):
+    assert (
+        api.delete(URL, {"password": PASSWORD}, format="json", **bearer(token)).status_code == 200
+    )
+
+    assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, "ada@example.com"), 401, "INVALID_CREDENTIALS")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"password": "not the password"}, {"password": PASSWORD.upper()}, {"password": ""}],
+    ids=["wrong", "wrong-case", "empty"],
+)
+def test_delete_with_a_wrong_password_changes_nothing(api, ada, token, body):
+    other = login_pair(api, "ada")["access_token"]
+    before = _snapshot(ada)
+
+    response = api.delete(URL, body, format="json", **bearer(token))
+
+    assert_error(response, 400, "VALIDATION_ERROR")
+    assert list(response.json()["error"]["details"]) == ["password"]
+    assert _snapshot(ada) == before
+    assert ada.deleted_at is None
+    assert api.get(URL, **bearer(token)).status_code == 200
+    assert api.get(URL, **bearer(other)).status_code == 200
+
+
+def test_delete_without_a_body_is_a_400_naming_the_password(api, ada, token):
+    before = _snapshot(ada)
+
+    response = api.delete(URL, **bearer(token))
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert list(body["error"]["details"]) == ["password"]
+    assert _snapshot(ada) == before
+    assert api.get(URL, **bearer(token)).status_code == 200
+
+
+def test_delete_is_throttled_like_a_password_check(api, ada, token, settings):
+    settings.RATE_LIMIT_ATTEMPTS = 2
+    # Frozen, so that the window cannot roll over between the attempts.
+    with time_machine.travel(timezone.now(), tick=False):
+        for _ in range(2):
+            wrong = api.delete(URL, {"password": "guess"}, format="json", **bearer(token))
+            assert_error(wrong, 400, "VALIDATION_ERROR")
+        response = api.delete(URL, {"password": PASSWORD}, format="json", **bearer(token))
+
+    body = assert_error(response, 429, "RATE_LIMITED")
+    assert int(response["Retry-After"]) == body["error"]["details"]["retry_after"] >= 1
+    ada.refresh_from_db()
+    assert ada.deleted_at is None
+
+
+# --- Authentication ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "put", "delete"])
+def test_me_without_credentials_is_401_not_authenticated(api, ada, method):
+    before = _snapshot(ada)
+
+    response = getattr(api, method)(URL, {"name": "X", "password": PASSWORD}, format="json")
+
+    assert_error(response, 401, "NOT_AUTHENTICATED")
+    assert response["WWW-Authenticate"] == "Bearer"
+    assert _snapshot(ada) == before
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "put", "delete"])
+def test_me_with_a_garbage_token_is_401_token_invalid(api, ada, method):
+    before = _snapshot(ada)
+
+    response = getattr(api, method)(
+        URL, {"name": "X", "password": PASSWORD}, format="json", **bearer("not.a.jwt")
+    )
+
+    assert_error(response, 401, "TOKEN_INVALID")
+    assert _snapshot(ada) == before
+
+
+def test_an_admins_token_is_forbidden_on_users_me(api):
+    admin = make_admin(username="ada", email="ada@example.com")
+    access = session_start(owner=admin, ip="127.0.0.1", user_agent="")["access_token"]
+
+    assert_error(api.get(URL, **bearer(access)), 403, "FORBIDDEN")
+    assert_error(api.patch(URL, {"name": "X"}, format="json", **bearer(access)), 403, "FORBIDDEN")
+    admin.refresh_from_db()
+    assert admin.name != "X"
