@@ -36,6 +36,7 @@ from config.api.net import client_ip
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
+from tokens.permissions import HasScope, RequiresSession
 from tokens.services import session_refresh, session_start, token_revoke
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -50,7 +51,7 @@ class PublicView(APIView):
 
 class UserView(APIView):
     authentication_classes = [BearerAuthentication]
-    permission_classes = [IsUser]
+    permission_classes = [IsUser, HasScope]
 
     @property
     def account(self) -> User:
@@ -131,6 +132,9 @@ class RefreshView(PublicView):
 
 
 class LogoutView(UserView):
+    permission_classes = [IsUser, RequiresSession]
+    error_statuses = {403: "Not a user, or a personal access token (logout needs a session)"}
+
     @extend_schema(request=None, responses={200: None}, tags=["auth"])
     def post(self, request: Request) -> APIResponse:
         token_revoke(token=self.token)
@@ -188,6 +192,7 @@ class AvatarView(UserView):
 
 
 class PasswordView(UserView):
+    permission_classes = [IsUser, RequiresSession]
     error_statuses = {429: "Too many attempts"}
 
     @extend_schema(request=PasswordChangeSerializer, responses={200: None}, tags=["users"])

@@ -36,6 +36,7 @@ from config.api.pagination import PagePagination
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
+from tokens.permissions import HasScope, RequiresSession
 from tokens.serializers import TokenSerializer
 from tokens.services import token_revoke_all
 
@@ -43,7 +44,7 @@ TAG = ["admin"]
 
 
 class AdminView(UserView):
-    permission_classes = [IsAdmin]
+    permission_classes = [IsAdmin, HasScope]
 
     @property
     def admin(self) -> Admin:
@@ -71,7 +72,7 @@ class AdminRefreshView(RefreshView):
 
 
 class AdminLogoutView(LogoutView):
-    permission_classes = [IsAdmin]
+    permission_classes = [IsAdmin, RequiresSession]
 
     @extend_schema(request=None, responses={200: None}, tags=TAG)
     def post(self, request: Request) -> APIResponse:
@@ -129,7 +130,7 @@ class UserAdminViewSet(StaffViewSet):
 
     queryset = User.objects.all()
     serializer_class = StaffUserSerializer
-    permission_classes = [HasModelPermission]
+    permission_classes = [HasModelPermission, HasScope]
     permission_model = User
     error_statuses = {409: "Username, email or phone already taken"}
 
@@ -223,7 +224,7 @@ class AdminAdminViewSet(StaffViewSet):
 
     queryset = Admin.objects.all()
     serializer_class = StaffAdminSerializer
-    permission_classes = [IsSuperAdmin]
+    permission_classes = [IsSuperAdmin, HasScope]
     error_statuses = {409: "Username, email or phone already taken"}
 
     @extend_schema(tags=TAG)

@@ -182,6 +182,8 @@ RATELIMIT_FAIL_OPEN = False
 
 ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=60)
 REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=14)
+# Personal access tokens each account may create (django-ratelimit rate syntax).
+TOKEN_CREATE_RATE_LIMIT = env.str("TOKEN_CREATE_RATE_LIMIT", default="10/h")
 JWT_ALGORITHM = env.str("ALGORITHM", default="HS256")
 if JWT_ALGORITHM not in ("HS256", "HS384", "HS512"):
     # Tokens are signed and verified with one shared secret; an asymmetric algorithm

@@ -10,6 +10,7 @@ from config.api.uploads import serve_upload
 api_v1 = [
     path("", include("accounts.urls")),
     path("admin/", include("admins.urls")),
+    path("", include("tokens.urls")),
 ]
 
 urlpatterns = [

@@ -1,10 +1,16 @@
 """
 Bearer authentication for every realm: `Authorization: Bearer <token>`.
 
-A JWT access token is checked by simplejwt (signature with the configured algorithm only,
-`exp`, token type), then its `jti` is resolved to the session row and its owner in one
-query. A revoked or expired row, or an owner that is blocked or soft-deleted, is
-`TOKEN_INVALID`: logout, block and delete take effect on the very next request.
+Two kinds of bearer token:
+
+- a personal access token (`pat_...`), recognised by its prefix before any JWT parsing;
+  a bad checksum is refused without a query, a good one is looked up by its digest;
+- a JWT access token, checked by simplejwt (signature with the configured algorithm
+  only, `exp`, token type), whose `jti` is the session key, looked up by its digest.
+
+Either way the row and its owner come in one query. A revoked row, or an owner that is
+blocked or soft-deleted, is `TOKEN_INVALID`: logout, block and delete take effect on the
+very next request. `last_used_at` is written at most once a minute.
 
 `request.user` is the owner (a `User` or an `Admin`), `request.auth` the `Token` row; the
 realm permission classes decide which owners an endpoint serves. simplejwt's own
@@ -22,9 +28,9 @@ from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from config.api.exceptions import TokenExpired, TokenInvalid
-from tokens.crypto import digest
+from tokens.crypto import digest, is_personal_token, personal_token_is_well_formed
 from tokens.models import Token, TokenKind
-from tokens.services import owner_is_usable
+from tokens.services import owner_is_usable, token_touch
 
 
 class BearerAuthentication(BaseAuthentication):
@@ -40,9 +46,14 @@ class BearerAuthentication(BaseAuthentication):
             credential = parts[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise TokenInvalid() from exc
-        return self._authenticate_jwt(credential)
+        if is_personal_token(credential):
+            if not personal_token_is_well_formed(credential):
+                raise TokenInvalid()
+            return self._resolve(digest(credential), TokenKind.PERSONAL)
+        return self._resolve(self._session_key(credential), TokenKind.SESSION)
 
-    def _authenticate_jwt(self, credential: str) -> tuple[Any, Token]:
+    @staticmethod
+    def _session_key(credential: str) -> str:
         try:
             access = AccessToken(credential)  # type: ignore[arg-type]
         except ExpiredTokenError as exc:
@@ -52,17 +63,26 @@ class BearerAuthentication(BaseAuthentication):
         jti = access.get("jti")
         if not isinstance(jti, str):
             raise TokenInvalid()
-        session = (
+        return digest(jti)
+
+    @staticmethod
+    def _resolve(token_hash: str, kind: str) -> tuple[Any, Token]:
+        token = (
             Token.objects.select_related("user", "admin")
-            .filter(token_hash=digest(jti), kind=TokenKind.SESSION)
+            .filter(token_hash=token_hash, kind=kind)
             .first()
         )
-        if session is None or not session.is_live(timezone.now()):
+        now = timezone.now()
+        if token is None or token.revoked_at is not None:
             raise TokenInvalid()
-        owner = session.owner
+        if token.expires_at <= now:
+            # A session's access token never outlives it, so this is a personal token.
+            raise TokenExpired() if kind == TokenKind.PERSONAL else TokenInvalid()
+        owner = token.owner
         if not owner_is_usable(owner):
             raise TokenInvalid()
-        return owner, session
+        token_touch(token=token, now=now)
+        return owner, token
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"

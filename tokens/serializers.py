@@ -14,7 +14,7 @@ class TokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Token
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "name",
             "kind",
@@ -28,7 +28,7 @@ class TokenSerializer(serializers.ModelSerializer):
             "ip",
             "user_agent",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
 
     def get_current(self, token: Token) -> bool:
         current = self.context.get("current_token")
@@ -41,3 +41,29 @@ class TokenSerializer(serializers.ModelSerializer):
             data.pop("ip")
             data.pop("user_agent")
         return data
+
+
+class TokenWithSecretSerializer(TokenSerializer):
+    """A new personal access token, with its secret: shown this once, never again."""
+
+    token = serializers.CharField(help_text="The secret. Store it now: it is never shown again.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = (*TokenSerializer.Meta.fields, "token")
+        read_only_fields = fields
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=["read", "write"]),
+        min_length=1,
+        max_length=2,
+        help_text='["read"] or ["read", "write"].',
+    )
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=365, default=90)
+
+    def validate_scopes(self, scopes: list[str]) -> list[str]:
+        if "write" in scopes and "read" not in scopes:
+            raise serializers.ValidationError('"write" goes with "read": use ["read", "write"].')
+        return sorted(set(scopes))

@@ -19,18 +19,22 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from rest_framework_simplejwt.utils import datetime_to_epoch
 
-from config.api.exceptions import TokenExpired, TokenInvalid
-from tokens.crypto import digest, new_session_key
+from config.api.exceptions import NotFound, TokenExpired, TokenInvalid
+from tokens.crypto import DISPLAY_PREFIX_LENGTH, digest, new_personal_token, new_session_key
 from tokens.models import Token, TokenKind
 
 logger = logging.getLogger("tokens")
 
-SESSION_SCOPES = ["read", "write"]
+SCOPES = ("read", "write")
+SESSION_SCOPES = list(SCOPES)
+# last_used_at is written at most this often per token, so that reads stay reads.
+TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 class TokenPair(TypedDict):
@@ -76,6 +80,7 @@ def session_start(*, owner: Any, ip: str | None, user_agent: str) -> TokenPair:
         token_hash=digest(session_key),
         refresh_jti=refresh_jti,
         scopes=SESSION_SCOPES,
+        last_used_at=now,
         expires_at=now + timedelta(days=settings.REFRESH_TOKEN_EXPIRE_DAYS),
         ip=ip or None,
         user_agent=user_agent[:255],
@@ -144,3 +149,55 @@ def token_revoke_all(*, owner: Any, keep: Token | None = None) -> int:
     if keep is not None:
         tokens = tokens.exclude(pk=keep.pk)
     return tokens.update(revoked_at=timezone.now())
+
+
+def personal_token_create(
+    *, owner: Any, name: str, scopes: list[str], expires_in_days: int
+) -> tuple[Token, str]:
+    """Create a personal access token; return the row and the secret, which is shown once
+    and stored only as its digest."""
+    secret = new_personal_token()
+    token = Token.objects.create(
+        **{Token.owner_field(owner): owner},
+        kind=TokenKind.PERSONAL,
+        name=name,
+        prefix=secret[:DISPLAY_PREFIX_LENGTH],
+        token_hash=digest(secret),
+        scopes=sorted(set(scopes)),
+        expires_at=timezone.now() + timedelta(days=expires_in_days),
+    )
+    return token, secret
+
+
+def token_touch(*, token: Token, now: datetime) -> None:
+    """Record a use, at most once a minute per token: the UPDATE is conditional, so the
+    common authenticated GET stays a read."""
+    if token.last_used_at is not None and token.last_used_at > now - TOUCH_INTERVAL:
+        return
+    Token.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - TOUCH_INTERVAL)
+    ).update(last_used_at=now)
+    token.last_used_at = now
+
+
+def token_revoke_own(*, owner: Any, token_id: int) -> None:
+    """Revoke one of `owner`'s tokens; someone else's (or no) token is a 404."""
+    token = Token.objects.for_owner(owner).filter(pk=token_id).first()
+    if token is None:
+        raise NotFound("Token not found")
+    token_revoke(token=token)
+
+
+def tokens_prune(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Delete expired and revoked tokens in small batches; return how many.
+
+    Small batches keep each DELETE short, so the command can run from cron while the API
+    serves; a row revoked meanwhile is simply deleted by the next run.
+    """
+    now = now or timezone.now()
+    deleted = 0
+    while True:
+        batch = list(Token.objects.dead(now).values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        deleted += Token.objects.filter(pk__in=batch).dead(now).delete()[0]

@@ -1,0 +1,42 @@
+"""Scopes: what a personal access token may do. Login sessions have every scope.
+
+`read` allows GET, HEAD and OPTIONS; `write` everything else. Managing tokens and
+changing the password need a login session, whatever a personal token's scopes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from config.api.exceptions import InsufficientScope
+from tokens.models import Token, TokenKind
+
+
+def _personal(request: Request) -> Token | None:
+    token = request.auth
+    return token if isinstance(token, Token) and token.kind == TokenKind.PERSONAL else None
+
+
+class HasScope(BasePermission):
+    """A personal access token needs `read` to read and `write` to change anything."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = _personal(request)
+        if token is None:
+            return True
+        needed = "read" if request.method in SAFE_METHODS else "write"
+        if needed not in token.scopes:
+            raise InsufficientScope(f"This token lacks the '{needed}' scope.")
+        return True
+
+
+class RequiresSession(BasePermission):
+    """Only a login session may do this (token management, password change, logout)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if _personal(request) is not None:
+            raise InsufficientScope("This needs a login session, not a personal access token.")
+        return True

@@ -1,0 +1,86 @@
+"""`/api/v1/tokens`: the caller's own sessions and personal access tokens, either realm.
+
+Only a login session may manage tokens: a personal access token cannot mint, list or
+revoke tokens, whatever its scopes (403 INSUFFICIENT_SCOPE).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.conf import settings
+from django.http import HttpRequest
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+
+from config.api.pagination import PagePagination
+from config.api.responses import APIResponse
+from config.ratelimit import throttle
+from tokens.authentication import BearerAuthentication
+from tokens.models import Token
+from tokens.permissions import RequiresSession
+from tokens.serializers import TokenCreateSerializer, TokenSerializer, TokenWithSecretSerializer
+from tokens.services import personal_token_create, token_revoke_all, token_revoke_own
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _by_account(group: str, request: HttpRequest) -> str:
+    """Token creation is limited per account (realm and id), not per address."""
+    owner: Any = request.user
+    return f"{owner._meta.label_lower}:{owner.pk}"
+
+
+class RevokedSerializer(serializers.Serializer):
+    revoked = serializers.IntegerField(help_text="How many tokens were revoked.")
+
+
+class TokenViewSet(viewsets.GenericViewSet):
+    authentication_classes = [BearerAuthentication]
+    permission_classes = [IsAuthenticated, RequiresSession]
+    serializer_class = TokenSerializer
+    lookup_value_regex = r"[0-9]+"
+    error_statuses = {429: "Too many tokens created"}
+
+    def get_queryset(self) -> Any:
+        return Token.objects.for_owner(self.request.user).live().order_by("-created_at", "-id")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "current_token": self.request.auth}
+
+    @extend_schema(tags=["tokens"])
+    def list(self, request: Request) -> APIResponse:
+        page = self.paginate_queryset(self.get_queryset())
+        serializer = self.get_serializer(page, many=True)
+        paginator = cast(PagePagination, self.paginator)
+        return APIResponse(paginator.page_data(serializer.data), message="Tokens retrieved")
+
+    @extend_schema(
+        request=TokenCreateSerializer, responses={201: TokenWithSecretSerializer}, tags=["tokens"]
+    )
+    def create(self, request: Request) -> APIResponse:
+        throttle(
+            request, group="token-create", rate=settings.TOKEN_CREATE_RATE_LIMIT, key=_by_account
+        )
+        serializer = TokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, secret = personal_token_create(owner=request.user, **serializer.validated_data)
+        data = {
+            **TokenSerializer(token, context=self.get_serializer_context()).data,
+            "token": secret,
+        }
+        return APIResponse(data, message="Token created", status=201, headers=NO_STORE)
+
+    @extend_schema(request=None, responses={200: None}, tags=["tokens"])
+    def destroy(self, request: Request, pk: str) -> APIResponse:
+        token_revoke_own(owner=request.user, token_id=int(pk))
+        return APIResponse(None, message="Token revoked")
+
+    @extend_schema(
+        request=None, responses=RevokedSerializer, tags=["tokens"], operation_id="tokens_revoke_all"
+    )
+    def revoke_all(self, request: Request) -> APIResponse:
+        revoked = token_revoke_all(owner=request.user, keep=cast(Token, request.auth))
+        return APIResponse({"revoked": revoked}, message="Other tokens revoked")
