@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate test test-postgres lint format typecheck check clean
+.PHONY: install run serve migrate test test-postgres lint format typecheck check clean bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,8 @@ typecheck: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache staticfiles
+
+# Throughput, latency and memory under gunicorn, driven by wrk (scripts/bench.py).
+# PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else the embedded defaults.
+bench: install
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)

@@ -1,0 +1,430 @@
+#!/usr/bin/env python
+"""
+`make bench`: throughput, latency and memory of the API under gunicorn, driven by wrk.
+
+It seeds a realistic data set (10,000 users, 50,000 token rows, some accounts locked,
+blocked and deleted) into a database of its own, starts the app under gunicorn with
+production settings (PostgreSQL and Redis when `DATABASE_URL` / `REDIS_URL` are set, else
+the embedded defaults), and drives each endpoint from a second process with wrk over
+loopback, for a bounded time. Each figure is the median of interleaved rounds, and each
+endpoint's ratio to `/health` is taken within the same round, so a busy machine moves
+both sides alike. Peak RSS per worker is read from /proc at rest, under read load and
+under login load.
+
+Rate limits are raised for the run (every login would otherwise be throttled), and the
+bench database is dropped afterwards. wrk must be installed: `apt-get install wrk`.
+
+    python scripts/bench.py [--duration 5] [--rounds 3] [--connections 8] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+USERS = 10_000
+TOKENS = 50_000
+BENCH_PASSWORD = "bench passphrase 2026"  # noqa: S105 - a throwaway account in a throwaway database
+
+
+# --- Seeding (runs in a child process with Django set up) ----------------------------
+
+
+def seed() -> dict[str, str]:
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.contrib.auth.hashers import make_password
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from accounts.models import User
+    from admins.models import Admin
+    from tokens.crypto import digest
+    from tokens.models import Token, TokenKind
+    from tokens.services import personal_token_create, session_start
+
+    call_command("migrate", verbosity=0)
+    now = timezone.now()
+    password = make_password(BENCH_PASSWORD)  # one Argon2 hash, shared by every seeded user
+    users = []
+    for n in range(USERS):
+        users.append(
+            User(
+                username=f"user{n:05d}",
+                name=f"Seeded User {n}",
+                email=f"user{n:05d}@example.com",
+                phone=f"+1415555{n:04d}" if n % 3 == 0 else None,
+                password=password,
+                is_active=n % 50 != 1,
+                locked_until=now + timedelta(minutes=30) if n % 40 == 2 else None,
+                failed_login_attempts=5 if n % 40 == 2 else 0,
+                deleted_at=now - timedelta(days=1) if n % 25 == 3 else None,
+                last_login=now - timedelta(hours=n % 1000),
+            )
+        )
+    User.objects.bulk_create(users, batch_size=1000)
+    user_ids = list(User.objects.values_list("pk", flat=True))
+    tokens = []
+    for n in range(TOKENS):
+        personal = n % 4 == 0
+        tokens.append(
+            Token(
+                user_id=user_ids[n % len(user_ids)],
+                kind=TokenKind.PERSONAL if personal else TokenKind.SESSION,
+                name=f"seeded {n}" if personal else "",
+                prefix="pat_seed" if personal else "",
+                token_hash=digest(f"seeded-token-{n}"),
+                scopes=["read"] if personal else ["read", "write"],
+                expires_at=now + timedelta(days=(n % 30) - 5),
+                revoked_at=now - timedelta(hours=1) if n % 7 == 0 else None,
+                ip="127.0.0.1" if not personal else None,
+            )
+        )
+    Token.objects.bulk_create(tokens, batch_size=2000)
+
+    bench = User.objects.create_user(
+        username="bench", email="bench@example.com", password=BENCH_PASSWORD, name="Bench"
+    )
+    admin = Admin.objects.create_superuser(
+        username="benchadmin", email="benchadmin@example.com", password=BENCH_PASSWORD
+    )
+    _, pat = personal_token_create(owner=bench, name="bench", scopes=["read"], expires_in_days=1)
+    return {
+        "user_jwt": session_start(owner=bench, ip="127.0.0.1", user_agent="bench")[
+            "access_token"
+        ],
+        "user_pat": pat,
+        "admin_jwt": session_start(owner=admin, ip="127.0.0.1", user_agent="bench")[
+            "access_token"
+        ],
+    }
+
+
+# --- The run -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_database(url: str) -> tuple[str, Any]:
+    """A fresh `<name>_bench` database on the server of DATABASE_URL, and its dropper."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") + "_bench"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def workers_of(master: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(pid) for pid in children]
+
+
+class RssSampler:
+    """The highest RSS any worker reaches while it runs (workers may be replaced)."""
+
+    def __init__(self, master: int) -> None:
+        self.master, self.peak, self._stop = master, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for pid in workers_of(self.master):
+                self.peak = max(self.peak, rss_kib(pid))
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+LUA_LOGIN = """
+wrk.method = "POST"
+wrk.body = '{"username": "bench", "password": "%s"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def wrk(url: str, *, duration: int, connections: int, headers: dict[str, str], lua: str | None):
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "--latency",
+    ]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if lua:
+        command += ["-s", lua]
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=duration + 30
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+
+    def percentile(p: str) -> float:
+        match = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if not match:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "rps": rps,
+        "p50_ms": percentile("50"),
+        "p99_ms": percentile("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def wait_until_up(base: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer /health in time; see the server log")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per endpoint")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--out", default=str(ROOT / "bench-results.json"))
+    parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.seed:
+        print(json.dumps(seed()))
+        return 0
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk (Debian/Ubuntu), brew install wrk")
+        return 2
+
+    workdir = Path(tempfile.mkdtemp(prefix="authapi-bench-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "RATE_LIMIT_ATTEMPTS": "1000000000",
+        "UPLOAD_DIR": str(workdir / "media"),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "PYTHONPATH": str(ROOT),
+    }
+    drop_database = None
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        env["DATABASE_URL"], drop_database = bench_database(os.environ["DATABASE_URL"])
+        backend = "PostgreSQL"
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        env["CACHE_PATH"] = str(workdir / "cache.sqlite3")
+        backend = "SQLite"
+    cache = "Redis" if env.get("REDIS_URL") else "embedded SQLite cache"
+    if env.get("REDIS_URL"):
+        env["CACHE_KEY_PREFIX"] = f"bench-{secrets.token_hex(4)}"
+
+    print(f"seeding {USERS} users and {TOKENS} tokens ({backend}, {cache})...", flush=True)
+    started = time.monotonic()
+    seeded = subprocess.run(
+        [sys.executable, __file__, "--seed"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    credentials = json.loads(seeded.stdout.strip().splitlines()[-1])
+    print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
+
+    base = f"http://127.0.0.1:{port}"
+    login_lua = workdir / "login.lua"
+    login_lua.write_text(LUA_LOGIN % BENCH_PASSWORD)
+    endpoints: list[tuple[str, str, dict[str, str], str | None]] = [
+        ("/health", "/health", {}, None),
+        ("GET /users/me (JWT)", "/api/v1/users/me", _bearer(credentials["user_jwt"]), None),
+        ("GET /users/me (PAT)", "/api/v1/users/me", _bearer(credentials["user_pat"]), None),
+        (
+            "GET /admin/users?page_size=20",
+            "/api/v1/admin/users?page_size=20",
+            _bearer(credentials["admin_jwt"]),
+            None,
+        ),
+        (
+            "GET /admin/users?search=",
+            "/api/v1/admin/users?page_size=20&search=user012",
+            _bearer(credentials["admin_jwt"]),
+            None,
+        ),
+        ("POST /auth/login", "/api/v1/auth/login", {}, str(login_lua)),
+    ]
+
+    log = (workdir / "gunicorn.log").open("w")
+    server = subprocess.Popen(  # noqa: S603 - our own gunicorn with our own config
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--config", "gunicorn.conf.py"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in endpoints}
+    memory: dict[str, int] = {}
+    try:
+        wait_until_up(base, time.monotonic() + 60)
+        for name, path, headers, lua in endpoints:  # warm every worker and code path
+            wrk(base + path, duration=1, connections=args.connections, headers=headers, lua=lua)
+        time.sleep(1)
+        memory["at_rest"] = max(rss_kib(pid) for pid in workers_of(server.pid))
+        read_peak = login_peak = 0
+        for round_number in range(1, args.rounds + 1):
+            print(f"round {round_number}/{args.rounds}", flush=True)
+            for name, path, headers, lua in endpoints:
+                with RssSampler(server.pid) as sampler:
+                    result = wrk(
+                        base + path,
+                        duration=args.duration,
+                        connections=args.connections,
+                        headers=headers,
+                        lua=lua,
+                    )
+                if lua:
+                    login_peak = max(login_peak, sampler.peak)
+                elif name != "/health":
+                    read_peak = max(read_peak, sampler.peak)
+                results[name].append(result)
+        memory["read_load"], memory["login_load"] = read_peak, login_peak
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+        log.close()
+        if drop_database is not None:
+            drop_database()
+
+    report = _report(results, memory, args, backend, cache)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    _print_table(report)
+    print(f"\nJSON: {args.out}; server log: {workdir / 'gunicorn.log'}")
+    failed = [name for name, runs in results.items() if any(run["non_2xx"] for run in runs)]
+    if failed:
+        print(f"non-2xx responses from: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _report(results, memory, args, backend: str, cache: str) -> dict[str, Any]:
+    health = results["/health"]
+    endpoints = {}
+    for name, runs in results.items():
+        ratios = [run["rps"] / floor["rps"] for run, floor in zip(runs, health, strict=True)]
+        endpoints[name] = {
+            "rps": statistics.median(run["rps"] for run in runs),
+            "p50_ms": statistics.median(run["p50_ms"] for run in runs),
+            "p99_ms": statistics.median(run["p99_ms"] for run in runs),
+            "ratio_to_health": statistics.median(ratios),
+            "non_2xx": sum(run["non_2xx"] for run in runs),
+            "rounds": runs,
+        }
+    return {
+        "backend": backend,
+        "cache": cache,
+        "users": USERS,
+        "tokens": TOKENS,
+        "rounds": args.rounds,
+        "duration_s": args.duration,
+        "connections": args.connections,
+        "gunicorn": _gunicorn_settings(),
+        "endpoints": endpoints,
+        "peak_rss_per_worker_mib": {key: round(kib / 1024, 1) for key, kib in memory.items()},
+    }
+
+
+def _gunicorn_settings() -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), namespace)  # noqa: S102 - our own config
+    return {key: namespace.get(key) for key in ("workers", "worker_class", "threads")}
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    print(
+        f"\n{report['backend']} + {report['cache']}, gunicorn {report['gunicorn']}, "
+        f"median of {report['rounds']} rounds x {report['duration_s']} s, "
+        f"{report['connections']} connections"
+    )
+    print(f"{'endpoint':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x /health':>10}")
+    for name, row in report["endpoints"].items():
+        print(
+            f"{name:34} {row['rps']:9.0f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
+            f"{row['ratio_to_health']:10.2f}"
+        )
+    memory = report["peak_rss_per_worker_mib"]
+    print(
+        "peak RSS per worker (MiB): "
+        + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in memory.items())
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
