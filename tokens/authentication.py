@@ -67,11 +67,7 @@ class BearerAuthentication(BaseAuthentication):
 
     @staticmethod
     def _resolve(token_hash: str, kind: str) -> tuple[Any, Token]:
-        token = (
-            Token.objects.select_related("user", "admin")
-            .filter(token_hash=token_hash, kind=kind)
-            .first()
-        )
+        token = Token.objects.with_owner(token_hash=token_hash, kind=kind)
         now = timezone.now()
         if token is None or token.revoked_at is not None:
             raise TokenInvalid()
