@@ -1,0 +1,124 @@
+"""`manage.py prune_tokens` and `tokens_prune`: expired and revoked rows go, live ones stay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.tests.factories import make_user
+from accounts.tests.helpers import bearer
+from admins.tests.factories import make_admin
+from tokens.models import Token
+from tokens.services import personal_token_create, tokens_prune
+from tokens.tests.helpers import make_session
+
+pytestmark = pytest.mark.django_db
+
+
+def make_pat(owner: Any, **fields: Any) -> tuple[Token, str]:
+    """A personal access token issued by the service, with `fields` then set; its secret."""
+    token, secret = personal_token_create(
+        owner=owner, name="ci", scopes=["read"], expires_in_days=90
+    )
+    if fields:
+        Token.objects.filter(pk=token.pk).update(**fields)
+    return token, secret
+
+
+def expired() -> dict[str, Any]:
+    return {"expires_at": timezone.now() - timedelta(seconds=1)}
+
+
+def revoked() -> dict[str, Any]:
+    return {"revoked_at": timezone.now() - timedelta(minutes=5)}
+
+
+def prune() -> str:
+    out = StringIO()
+    call_command("prune_tokens", stdout=out)
+    return out.getvalue().strip()
+
+
+def ids() -> set[int]:
+    return set(Token.objects.values_list("pk", flat=True))
+
+
+def test_prune_tokens_deletes_exactly_the_expired_and_revoked_rows(api):
+    user, admin = make_user(), make_admin()
+    user_pat, user_secret = make_pat(user)
+    admin_pat, admin_secret = make_pat(admin)
+    live = {make_session(user).pk, make_session(admin).pk, user_pat.pk, admin_pat.pk}
+    dead = {
+        make_session(user, **expired()).pk,
+        make_session(user, **revoked()).pk,
+        make_pat(user, **expired())[0].pk,
+        make_pat(user, **revoked())[0].pk,
+        make_session(admin, **expired()).pk,
+        make_session(admin, **revoked()).pk,
+        make_pat(admin, **expired())[0].pk,
+        make_pat(admin, **revoked(), **expired())[0].pk,
+    }
+
+    message = prune()
+
+    assert message == f"Deleted {len(dead)} expired or revoked tokens."
+    assert ids() == live
+    assert api.get("/api/v1/users/me", **bearer(user_secret)).status_code == 200
+    assert api.get("/api/v1/admin/me", **bearer(admin_secret)).status_code == 200
+
+
+def test_a_second_prune_deletes_nothing():
+    user = make_user()
+    make_session(user, **expired())
+    make_pat(user, **revoked())
+    kept = make_pat(user)[0]
+    assert prune() == "Deleted 2 expired or revoked tokens."
+
+    assert prune() == "Deleted 0 expired or revoked tokens."
+    assert ids() == {kept.pk}
+
+
+def test_prune_of_one_row_says_token_in_the_singular():
+    make_pat(make_user(), **revoked())
+
+    assert prune() == "Deleted 1 expired or revoked token."
+    assert ids() == set()
+
+
+def test_prune_with_only_live_tokens_deletes_nothing():
+    user = make_user()
+    kept = {make_session(user).pk, make_pat(user)[0].pk}
+
+    assert prune() == "Deleted 0 expired or revoked tokens."
+    assert ids() == kept
+
+
+def test_a_token_expiring_at_the_pruning_instant_is_deleted_and_one_a_moment_later_kept():
+    user = make_user()
+    now = timezone.now()
+    at_now = make_pat(user, expires_at=now)[0]
+    later = make_pat(user, expires_at=now + timedelta(microseconds=1))[0]
+
+    assert tokens_prune(now=now) == 1
+
+    assert ids() == {later.pk}
+    assert not Token.objects.filter(pk=at_now.pk).exists()
+
+
+@pytest.mark.parametrize(("dead", "batch_size"), [(5, 2), (4, 2), (3, 1), (5, 1000)])
+def test_tokens_prune_works_across_batches(dead, batch_size):
+    user, admin = make_user(), make_admin()
+    kept = {make_session(user).pk, make_pat(user)[0].pk, make_pat(admin)[0].pk}
+    for n in range(dead):
+        owner = user if n % 2 else admin
+        make_pat(owner, **(expired() if n % 3 else revoked()))
+
+    assert tokens_prune(batch_size=batch_size) == dead
+
+    assert ids() == kept
+    assert tokens_prune(batch_size=batch_size) == 0
