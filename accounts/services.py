@@ -35,6 +35,8 @@ logger = logging.getLogger("accounts.auth")
 Account = TypeVar("Account", bound=AbstractAccount)
 
 UNIQUE_FIELDS = ("username", "email", "phone")
+# `account_update(avatar=KEEP)`: leave the avatar as it is (None removes it).
+KEEP: Any = object()
 
 
 def _conflict(fields: list[str]) -> Conflict:
@@ -122,47 +124,48 @@ def user_register(
     )
 
 
-def account_set_avatar(*, account: Account, upload: UploadedFile | None) -> Account:
-    """Replace (or with None, remove) an account's avatar.
+def account_update(*, account: Account, avatar: Any = KEEP, **changes: Any) -> Account:
+    """Change profile fields (`username`, `name`, `email`, `phone`) and, when given, the
+    avatar (an upload, or None to remove it); 409 on a taken value.
 
-    The old file is deleted only once the database change has committed; the new file is
-    deleted again if it has not.
+    Everything is judged before anything is written, so a refused avatar or a taken email
+    changes nothing. The old avatar file is deleted once the change has committed; a new
+    file whose change did not commit is deleted again.
     """
-    new_name = avatar_store(avatar_clean(upload)) if upload is not None else ""
-    old_name = account.avatar.name or ""
-    try:
-        with transaction.atomic():
-            account.avatar.name = new_name
-            account.save(update_fields=["avatar", "updated_at"])
-            if old_name:
-                transaction.on_commit(lambda: avatar_delete(old_name))
-    except BaseException:
-        avatar_delete(new_name)
-        account.avatar.name = old_name
-        raise
-    return account
-
-
-def account_update(*, account: Account, **changes: Any) -> Account:
-    """Change profile fields (`username`, `name`, `email`, `phone`); 409 on a taken value."""
     if "username" in changes:
         changes["username"] = normalize_username(changes["username"])
+    image = avatar_clean(avatar) if avatar not in (KEEP, None) else None
     model = type(account)
     unique = {field: changes[field] for field in UNIQUE_FIELDS if changes.get(field)}
     taken = model.objects.conflicts(exclude_pk=account.pk, **unique)
     if taken:
         raise _conflict(taken)
-    for field, value in changes.items():
-        setattr(account, field, value)
+    old_avatar, new_avatar = account.avatar.name or "", ""
+    if avatar is not KEEP:
+        new_avatar = avatar_store(image) if image is not None else ""
+        changes["avatar"] = new_avatar
     try:
         with transaction.atomic():
+            for field, value in changes.items():
+                setattr(account, field, value)
             account.save(update_fields=[*changes, "updated_at"])
+            if avatar is not KEEP and old_avatar:
+                transaction.on_commit(lambda: avatar_delete(old_avatar))
     except IntegrityError:
+        avatar_delete(new_avatar)
         taken = model.objects.conflicts(exclude_pk=account.pk, **unique)
         if not taken:
             raise
         raise _conflict(taken) from None
+    except BaseException:
+        avatar_delete(new_avatar)
+        raise
     return account
+
+
+def account_set_avatar(*, account: Account, upload: UploadedFile | None) -> Account:
+    """Replace (or with None, remove) an account's avatar."""
+    return account_update(account=account, avatar=upload)
 
 
 def _check_password_or_fail(account: AbstractAccount, password: str, field: str) -> None:

@@ -103,8 +103,12 @@ def _apply(
     queryset: QuerySet[Any],
     action: str,
     change: Any,
+    audited: bool = False,
 ) -> None:
-    """Run one account service on each selected account, as the API would, and say so."""
+    """Run one account service on each selected account, as the API would, and say so.
+
+    `audited`: the service writes the audit line itself (the admin-management services do).
+    """
     done = 0
     for account in queryset:
         try:
@@ -112,24 +116,25 @@ def _apply(
         except APIError as exc:
             modeladmin.message_user(request, f"{account}: {exc.message}", level=messages.ERROR)
             continue
-        audit_log(actor=cast(Admin, request.user), action=action, target=account)
+        if not audited:
+            audit_log(actor=cast(Admin, request.user), action=action, target=account)
         done += 1
     modeladmin.message_user(request, f"{action.capitalize()}: {done} account(s).")
 
 
-@admin.action(description="Unlock selected accounts")
+@admin.action(permissions=["change"], description="Unlock selected accounts")
 def unlock(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
     _apply(modeladmin, request, queryset, "unlock", lambda a: services.account_unlock(account=a))
 
 
-@admin.action(description="Revoke every token of the selected accounts")
+@admin.action(permissions=["change"], description="Revoke every token of the selected accounts")
 def revoke_tokens(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
     _apply(modeladmin, request, queryset, "revoke_tokens", lambda a: token_revoke_all(owner=a))
 
 
-@admin.action(description="Block selected users (revokes their tokens)")
+@admin.action(permissions=["change"], description="Block selected users (revokes their tokens)")
 def block_users(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
@@ -142,7 +147,7 @@ def block_users(
     )
 
 
-@admin.action(description="Activate selected users")
+@admin.action(permissions=["change"], description="Activate selected users")
 def activate_users(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
@@ -155,7 +160,7 @@ def activate_users(
     )
 
 
-@admin.action(description="Activate selected admins")
+@admin.action(permissions=["change"], description="Activate selected admins")
 def activate_admins(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
@@ -165,10 +170,13 @@ def activate_admins(
         queryset,
         "activate",
         lambda a: admin_set_active(actor=cast(Admin, request.user), target=a, active=True),
+        audited=True,
     )
 
 
-@admin.action(description="Soft-delete selected users (revokes their tokens)")
+@admin.action(
+    permissions=["change"], description="Soft-delete selected users (revokes their tokens)"
+)
 def delete_users(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
@@ -177,14 +185,14 @@ def delete_users(
     )
 
 
-@admin.action(description="Restore selected deleted users")
+@admin.action(permissions=["change"], description="Restore selected deleted users")
 def restore_users(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
     _apply(modeladmin, request, queryset, "restore", lambda a: services.account_restore(account=a))
 
 
-@admin.action(description="Block selected admins (revokes their tokens)")
+@admin.action(permissions=["change"], description="Block selected admins (revokes their tokens)")
 def block_admins(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
@@ -194,6 +202,7 @@ def block_admins(
         queryset,
         "block",
         lambda a: admin_set_active(actor=cast(Admin, request.user), target=a, active=False),
+        audited=True,
     )
 
 
@@ -217,7 +226,8 @@ class AdminAdmin(AccountAdmin):
     list_filter = ["is_active", "is_superuser", LockedFilter, DeletedFilter]
     filter_horizontal = ("groups", "user_permissions")
     actions = [unlock, block_admins, activate_admins, revoke_tokens]
-    # Promotion and demotion go through the API, which guards the last superuser.
+    # Managing admins is for superusers, as in the API; promotion and demotion go through
+    # the API, which guards the last superuser.
     readonly_fields = ["is_superuser", *AccountAdmin.readonly_fields]
     fields = (
         "username",
@@ -230,8 +240,17 @@ class AdminAdmin(AccountAdmin):
         *readonly_fields,
     )
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
 
-@admin.action(description="Revoke selected tokens")
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+
+@admin.action(permissions=["revoke"], description="Revoke selected tokens")
 def revoke_selected_tokens(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
@@ -280,5 +299,12 @@ class TokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Tokens are never edited; staff may only look at them and revoke them.
+        return False
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("tokens.change_token")

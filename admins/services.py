@@ -64,15 +64,20 @@ def user_list(
 
 
 def _guard_last_superuser(target: Admin) -> None:
-    """Refuse to leave no active superuser; holds under concurrent requests by locking the
-    superuser rows first."""
-    others = (
+    """Refuse to leave no active superuser.
+
+    Every active superuser row (the target's too) is locked first, always in id order, so
+    concurrent demotions wait for each other instead of deadlocking, and the one that
+    waited sees the other's outcome.
+    """
+    superusers = list(
         Admin.objects.select_for_update()
         .active()
         .filter(is_superuser=True, is_active=True)
-        .exclude(pk=target.pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    if not list(others.values_list("pk", flat=True)):
+    if not [pk for pk in superusers if pk != target.pk]:
         raise Forbidden("The last active superuser cannot be blocked or demoted.")
 
 

@@ -150,12 +150,7 @@ class UserAdminViewSet(StaffViewSet):
         user = self.get_object()
         serializer = StaffUserUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        changes = dict(serializer.validated_data)
-        avatar_given = "avatar" in changes
-        avatar = changes.pop("avatar", None)
-        user = services.account_update(account=user, **changes)
-        if avatar_given:
-            user = services.account_set_avatar(account=user, upload=avatar)
+        user = services.account_update(account=user, **serializer.validated_data)
         admin_services.audit_log(actor=self.admin, action="update", target=user)
         return self.respond(user, "User updated")
 

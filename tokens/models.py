@@ -13,9 +13,8 @@ is handed: `Token.owner_field(owner)` tells which foreign key an owner goes in.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
-
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 from django.db import connections, models
 from django.db.models import Q
@@ -120,10 +119,10 @@ def _owner_lookup(connection: Any) -> _OwnerLookup:
                 f"LEFT OUTER JOIN {quote(model._meta.db_table)} {alias} "
                 f"ON {alias}.{quote(model._meta.pk.column)} = t.{quote(fk_column)}"
             )
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(Token._meta.db_table)} t {' '.join(joins)} "
-        f"WHERE t.{quote('token_hash')} = %s AND t.{quote('kind')} = %s"
-    )
+    table = quote(Token._meta.db_table)
+    where = f"t.{quote('token_hash')} = %s AND t.{quote('kind')} = %s"
+    # Built only from the models' quoted table and column names; values are parameters.
+    sql = f"SELECT {', '.join(columns)} FROM {table} t {' '.join(joins)} WHERE {where}"  # noqa: S608
     return _OwnerLookup(sql, layout, converters, user_model, admin_model)
 
 

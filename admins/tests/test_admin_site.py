@@ -97,3 +97,14 @@ def test_blocked_admin_cannot_enter_the_admin_site():
 
     assert response.status_code == 200  # the form again, with an error
     assert "_auth_user_id" not in client.session
+
+
+def test_admin_site_errors_stay_html():
+    staff = make_admin(username="staff")  # not a superuser: no access to admin pages
+    client = Client()
+    client.force_login(staff)
+
+    response = client.get("/admin/admins/admin/")
+
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/html")

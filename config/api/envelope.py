@@ -12,6 +12,8 @@ from typing import Any
 from django.http import JsonResponse
 
 CONTENT_TYPE = "application/json; charset=utf-8"
+# Pages that are HTML by nature keep Django's own (HTML) error pages.
+HTML_PREFIXES = ("/admin/", "/api/docs", "/api/redoc")
 
 
 def success_body(data: Any, message: str) -> dict[str, Any]:

@@ -20,12 +20,13 @@ from django.core.exceptions import (
     SuspiciousOperation,
     TooManyFilesSent,
 )
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from config.api.envelope import error_body, error_response
+from config.api.envelope import HTML_PREFIXES, error_body, error_response
 from config.api.exceptions import APIError, ErrorCode, status_error
 
 # DRF's own exception classes, mapped to the contract's codes and messages.
@@ -103,8 +104,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return Response(error_body(code, message, details), status=status, headers=headers)
 
 
-def _status_view(status: int) -> Any:
-    def view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def _status_view(status: int, html_view: Any) -> Any:
+    def view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+        if request.path.startswith(HTML_PREFIXES):
+            return html_view(request, exception)
         described = _describe(exception) if exception is not None else None
         if described is not None:
             status_, code, message, details, headers = described
@@ -116,11 +119,13 @@ def _status_view(status: int) -> Any:
     return view
 
 
-bad_request = _status_view(400)
-permission_denied = _status_view(403)
-page_not_found = _status_view(404)
+bad_request = _status_view(400, defaults.bad_request)
+permission_denied = _status_view(403, defaults.permission_denied)
+page_not_found = _status_view(404, defaults.page_not_found)
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith(HTML_PREFIXES):
+        return defaults.server_error(request)
     code, message = status_error(500)
     return error_response(500, code, message)

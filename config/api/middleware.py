@@ -12,15 +12,13 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from config.api.envelope import error_response
+from config.api.envelope import HTML_PREFIXES, error_response
 from config.api.exceptions import ErrorCode, status_error
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
-# Pages that are HTML by nature keep Django's own error pages.
-HTML_PREFIXES = ("/admin/", "/api/docs", "/api/redoc")
 # Headers an error response keeps when it is rewritten as an envelope.
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 

@@ -1,0 +1,156 @@
+"""Helpers for the admin realm's tests: logging in on either realm, and what a refused
+request must leave untouched (an account's stored fields, every token row, the audit log)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.models import AbstractAccount
+from accounts.tests.factories import PASSWORD as USER_PASSWORD
+from accounts.tests.helpers import login_pair
+from admins.models import Admin
+from admins.tests.factories import PASSWORD
+from tokens.models import Token
+
+ADMIN_LOGIN = "/api/v1/admin/auth/login"
+
+# What the API shows of an admin to the admin themself, and of a user to an admin.
+ADMIN_FIELDS = {
+    "id",
+    "username",
+    "name",
+    "email",
+    "phone",
+    "avatar_url",
+    "is_active",
+    "is_superuser",
+    "created_at",
+    "updated_at",
+}
+LOCKOUT_FIELDS = {"failed_login_attempts", "locked_until", "is_locked", "last_login", "deleted_at"}
+STAFF_USER_FIELDS = {
+    "id",
+    "username",
+    "name",
+    "email",
+    "phone",
+    "avatar_url",
+    "is_active",
+    "created_at",
+    "updated_at",
+    *LOCKOUT_FIELDS,
+}
+
+_STORED = (
+    "username",
+    "name",
+    "email",
+    "phone",
+    "avatar",
+    "is_active",
+    "failed_login_attempts",
+    "locked_until",
+    "last_login",
+    "deleted_at",
+    "updated_at",
+    "password",
+)
+
+
+def admin_login(api: APIClient, username: str, password: str = PASSWORD, **extra: Any) -> Any:
+    return api.post(
+        ADMIN_LOGIN, {"username": username, "password": password}, format="json", **extra
+    )
+
+
+def admin_pair(api: APIClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = admin_login(api, username, password)
+    assert response.status_code == 200, response.content
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def admin_token(api: APIClient, admin: Admin) -> str:
+    """The access token of a new login session of `admin`."""
+    access: str = admin_pair(api, admin.username)["access_token"]
+    return access
+
+
+def user_token(api: APIClient, username: str) -> str:
+    access: str = login_pair(api, username, USER_PASSWORD)["access_token"]
+    return access
+
+
+def stored(account: AbstractAccount) -> dict[str, Any]:
+    """Every stored field a request could change, re-read from the database."""
+    account.refresh_from_db()
+    values = {field: getattr(account, field) for field in _STORED}
+    values["avatar"] = account.avatar.name
+    values["is_superuser"] = getattr(account, "is_superuser", None)
+    return values
+
+
+def token_rows() -> list[tuple[Any, ...]]:
+    """Every token row, with the columns a revocation or a refresh would change."""
+    return list(
+        Token.objects.order_by("pk").values_list(
+            "pk", "user_id", "admin_id", "revoked_at", "refresh_jti", "expires_at"
+        )
+    )
+
+
+def audit_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, int]]:
+    """(actor_id, action, target_id) of each line the admin audit log wrote."""
+    # The fields come in as the record's `extra`, which LogRecord's type does not know.
+    return [
+        (record.__dict__["actor_id"], record.__dict__["action"], record.__dict__["target_id"])
+        for record in caplog.records
+        if record.name == "admins.audit"
+    ]
+
+
+def capture_audit(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="admins.audit")
+
+
+def grant(admin: Admin, *codenames: str) -> None:
+    """Give a non-superuser admin model permissions directly (not through a group)."""
+    admin.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+
+
+def run_together(count: int, request: Callable[[APIClient, int], Any]) -> list[Any]:
+    """Send `count` requests at once, one thread, one client and one connection each.
+
+    The clients do not re-raise view exceptions, so a server error is a 500 to assert on.
+    """
+    barrier = threading.Barrier(count)
+    responses: list[Any] = [None] * count
+    failures: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            client = APIClient(raise_request_exception=False)
+            barrier.wait(timeout=30)
+            responses[index] = request(client, index)
+        except BaseException as exc:  # reported below, in the test's own thread
+            failures.append(exc)
+        finally:
+            # A thread's connection left open would block the flush ending the test.
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a request never finished"
+    assert not failures, failures
+    return responses

@@ -1,0 +1,473 @@
+"""The Django admin site's actions change the same state the API does, its token pages never
+show a secret, and its login page goes through the admin realm's lockout and rate limit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.tests.factories import make_user
+from accounts.tests.helpers import assert_error, bearer, login, login_pair
+from admins.models import Admin
+from admins.tests.factories import PASSWORD, make_admin
+from admins.tests.helpers import (
+    admin_login,
+    admin_pair,
+    audit_lines,
+    capture_audit,
+    grant,
+    stored,
+    token_rows,
+)
+from tokens.models import Token
+from tokens.services import session_start
+
+pytestmark = pytest.mark.django_db
+
+USERS = "/admin/accounts/user/"
+ADMINS = "/admin/admins/admin/"
+TOKENS = "/admin/tokens/token/"
+WRONG = "not the password"
+
+
+@pytest.fixture(autouse=True)
+def _generous_login_limit(settings: Any) -> None:
+    """These tests log in often from one address; the login limit has its own tests."""
+    settings.RATE_LIMIT_ATTEMPTS = 100
+
+
+@pytest.fixture
+def root() -> Admin:
+    return make_admin(username="root", is_superuser=True)
+
+
+@pytest.fixture
+def site(root: Admin) -> Client:
+    """A browser logged in to the admin site as a superuser."""
+    client = Client()
+    client.force_login(root)
+    return client
+
+
+def _act(client: Client, changelist: str, action: str, *accounts: Any) -> Any:
+    """Run a changelist action on the selected rows, following the redirect back."""
+    data = {"action": action, "_selected_action": [account.pk for account in accounts]}
+    return client.post(changelist, data, follow=True)
+
+
+def _messages(response: Any) -> list[tuple[str, str]]:
+    return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
+
+
+# --- User actions ------------------------------------------------------------------------
+
+
+def test_block_users_revokes_the_users_session_and_refuses_their_login(site, api, root, caplog):
+    ada = make_user(username="ada")
+    bob = make_user(username="bob")
+    session = login_pair(api, "ada")
+    bystander = login_pair(api, "bob")
+    capture_audit(caplog)
+
+    response = _act(site, USERS, "block_users", ada)
+
+    assert response.status_code == 200
+    assert ("info", "Block: 1 account(s).") in _messages(response)
+    ada.refresh_from_db()
+    assert ada.is_active is False
+    assert_error(
+        api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
+    )
+    assert_error(login(api, "ada"), 403, "ACCOUNT_INACTIVE")
+    assert api.get("/api/v1/users/me", **bearer(bystander["access_token"])).status_code == 200
+    bob.refresh_from_db()
+    assert bob.is_active is True
+    assert audit_lines(caplog) == [(root.pk, "block", ada.pk)]
+
+
+def test_activate_users_lets_blocked_users_log_in_again(site, api, root, caplog):
+    blocked = [make_user(username=f"blocked{n}", is_active=False) for n in range(2)]
+    capture_audit(caplog)
+
+    _act(site, USERS, "activate_users", *blocked)
+
+    assert all(login(api, user.username).status_code == 200 for user in blocked)
+    assert sorted(audit_lines(caplog)) == sorted((root.pk, "activate", u.pk) for u in blocked)
+
+
+def test_unlock_clears_the_failure_count_and_the_lock(site, api, root, caplog):
+    ada = make_user(username="ada")
+    for _ in range(5):
+        login(api, "ada", WRONG)
+    ada.refresh_from_db()
+    assert ada.locked_until is not None
+    capture_audit(caplog)
+
+    _act(site, USERS, "unlock", ada)
+
+    ada.refresh_from_db()
+    assert (ada.failed_login_attempts, ada.locked_until) == (0, None)
+    assert login(api, "ada").status_code == 200
+    assert audit_lines(caplog) == [(root.pk, "unlock", ada.pk)]
+
+
+def test_delete_users_soft_deletes_and_restore_users_undoes_it(site, api, root, caplog):
+    ada = make_user(username="ada")
+    session = login_pair(api, "ada")
+    capture_audit(caplog)
+
+    _act(site, USERS, "delete_users", ada)
+
+    ada.refresh_from_db()
+    assert ada.deleted_at is not None
+    assert User.objects.filter(pk=ada.pk).exists()
+    assert_error(
+        api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
+    )
+    assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
+
+    _act(site, USERS, "restore_users", ada)
+
+    ada.refresh_from_db()
+    assert ada.deleted_at is None
+    assert login(api, "ada").status_code == 200
+    assert audit_lines(caplog) == [(root.pk, "delete", ada.pk), (root.pk, "restore", ada.pk)]
+
+
+def test_revoke_tokens_ends_every_session_of_the_selected_users(site, api, root, caplog):
+    ada, bob = make_user(username="ada"), make_user(username="bob")
+    sessions = [login_pair(api, "ada"), login_pair(api, "ada")]
+    bystander = login_pair(api, "bob")
+    capture_audit(caplog)
+
+    _act(site, USERS, "revoke_tokens", ada)
+
+    for session in sessions:
+        assert_error(
+            api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
+        )
+    assert api.get("/api/v1/users/me", **bearer(bystander["access_token"])).status_code == 200
+    ada.refresh_from_db()
+    assert ada.is_active is True
+    assert Token.objects.for_owner(bob).live().count() == 1
+    assert audit_lines(caplog) == [(root.pk, "revoke_tokens", ada.pk)]
+
+
+@pytest.mark.parametrize(
+    ("changelist", "permission", "action"),
+    [
+        (USERS, "view_user", "block_users"),
+        (USERS, "view_user", "activate_users"),
+        (USERS, "view_user", "delete_users"),
+        (USERS, "view_user", "restore_users"),
+        (USERS, "view_user", "unlock"),
+        (USERS, "view_user", "revoke_tokens"),
+    ],
+)
+def test_an_admin_who_may_only_view_cannot_run_an_action(caplog, changelist, permission, action):
+    """The contract: reading needs the view permission, changing the change permission,
+    in the admin site as in the API."""
+    viewer = make_admin(username="viewer")
+    grant(viewer, permission)
+    client = Client()
+    client.force_login(viewer)
+    # A locked account with a live session: every action would change something visible.
+    locked = {"failed_login_attempts": 5, "locked_until": timezone.now() + timedelta(hours=1)}
+    factory = make_user if changelist == USERS else make_admin
+    target = factory(username="target", **locked)
+    session_start(owner=target, ip="127.0.0.1", user_agent="test")
+    before, tokens_before = stored(target), token_rows()
+    capture_audit(caplog)
+
+    assert client.get(changelist).status_code == 200
+    _act(client, changelist, action, target)
+
+    assert stored(target) == before
+    assert token_rows() == tokens_before
+    assert audit_lines(caplog) == []
+
+
+# --- Admin actions -----------------------------------------------------------------------
+
+
+def test_block_admins_revokes_the_admins_session_and_refuses_their_login(site, api, root, caplog):
+    staffer = make_admin(username="staffer")
+    session = admin_pair(api, "staffer")
+    capture_audit(caplog)
+
+    _act(site, ADMINS, "block_admins", staffer)
+
+    staffer.refresh_from_db()
+    assert staffer.is_active is False
+    assert_error(
+        api.get("/api/v1/admin/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
+    )
+    assert_error(admin_login(api, "staffer"), 403, "ACCOUNT_INACTIVE")
+    assert set(audit_lines(caplog)) == {(root.pk, "block", staffer.pk)}
+
+
+def test_blocking_yourself_through_the_action_is_refused_and_changes_nothing(
+    site, api, root, caplog
+):
+    make_admin(username="other", is_superuser=True)
+    session = admin_pair(api, "root")
+    before, tokens_before = stored(root), token_rows()
+    capture_audit(caplog)
+
+    response = _act(site, ADMINS, "block_admins", root)
+
+    assert response.status_code == 200
+    messages = _messages(response)
+    assert ("error", "root: You cannot block yourself.") in messages
+    assert ("info", "Block: 0 account(s).") in messages
+    assert stored(root) == before
+    assert token_rows() == tokens_before
+    assert audit_lines(caplog) == []
+    assert api.get("/api/v1/admin/me", **bearer(session["access_token"])).status_code == 200
+    assert site.get(ADMINS).status_code == 200
+
+
+def test_blocking_yourself_among_others_blocks_only_the_others(site, root):
+    staffer = make_admin(username="staffer")
+
+    response = _act(site, ADMINS, "block_admins", root, staffer)
+
+    assert ("info", "Block: 1 account(s).") in _messages(response)
+    root.refresh_from_db()
+    staffer.refresh_from_db()
+    assert (root.is_active, staffer.is_active) == (True, False)
+
+
+def test_only_superusers_manage_admins_on_the_site(caplog):
+    """As in the API: Django's admin permissions on `Admin` do not make a manager; a
+    non-superuser cannot open the admin pages nor run their actions."""
+    root = make_admin(username="root", is_superuser=True)
+    manager = make_admin(username="manager")
+    grant(manager, "view_admin", "change_admin")
+    client = Client()
+    client.force_login(manager)
+    before = stored(root)
+    capture_audit(caplog)
+
+    listing = client.get(ADMINS)
+    response = _act(client, ADMINS, "block_admins", root)
+
+    assert listing.status_code == 403
+    assert response.status_code == 403
+    assert stored(root) == before
+    assert audit_lines(caplog) == []
+
+
+def test_activate_admins_lets_a_blocked_admin_log_in_again(site, api):
+    blocked = make_admin(username="blocked", is_active=False)
+
+    _act(site, ADMINS, "activate_admins", blocked)
+
+    blocked.refresh_from_db()
+    assert blocked.is_active is True
+    assert admin_login(api, "blocked").status_code == 200
+
+
+def test_unlock_admins_lets_a_locked_admin_log_in(site, api):
+    locked = make_admin(username="locked")
+    for _ in range(5):
+        admin_login(api, "locked", WRONG)
+
+    _act(site, ADMINS, "unlock", locked)
+
+    locked.refresh_from_db()
+    assert (locked.failed_login_attempts, locked.locked_until) == (0, None)
+    assert admin_login(api, "locked").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("action", "logged_as", "state"),
+    [
+        ("block_admins", "block", {"is_active": True}),
+        ("activate_admins", "activate", {"is_active": False}),
+        ("unlock", "unlock", {"locked_until": timezone.now() + timedelta(hours=1)}),
+        ("revoke_tokens", "revoke_tokens", {}),
+    ],
+)
+def test_each_admin_action_writes_one_audit_line_per_admin(
+    site, root, caplog, action, logged_as, state
+):
+    """One staff action on one admin is one line in the audit log, as in the API."""
+    staffer = make_admin(username="staffer", **state)
+    capture_audit(caplog)
+
+    _act(site, ADMINS, action, staffer)
+
+    assert audit_lines(caplog) == [(root.pk, logged_as, staffer.pk)]
+
+
+def test_revoke_tokens_on_admins_ends_their_sessions(site, api, root):
+    staffer = make_admin(username="staffer")
+    session = admin_pair(api, "staffer")
+
+    _act(site, ADMINS, "revoke_tokens", staffer)
+
+    assert_error(
+        api.get("/api/v1/admin/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
+    )
+    staffer.refresh_from_db()
+    assert staffer.is_active is True
+
+
+# --- Tokens ------------------------------------------------------------------------------
+
+
+def test_the_token_changelist_lists_sessions_of_both_realms_without_secrets(site, api):
+    make_user(username="ada")
+    login_pair(api, "ada")
+    make_admin(username="staffer")
+    admin_pair(api, "staffer")
+
+    response = site.get(TOKENS)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    rows = list(Token.objects.all())
+    assert len(rows) == 2
+    for row in rows:
+        assert f"{TOKENS}{row.pk}/change/" in page
+        assert row.token_hash not in page
+        assert row.refresh_jti not in page
+    assert f"{TOKENS}add/" not in page
+
+
+def test_the_token_change_page_is_read_only_and_never_shows_a_secret(site, api):
+    make_user(username="ada")
+    pair = login_pair(api, "ada")
+    row = Token.objects.get()
+    before = token_rows()
+
+    page = site.get(f"{TOKENS}{row.pk}/change/")
+    posted = site.post(f"{TOKENS}{row.pk}/change/", {"name": "renamed", "revoked_at": ""})
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert row.token_hash not in text
+    assert row.refresh_jti not in text
+    assert pair["access_token"] not in text
+    assert pair["refresh_token"] not in text
+    assert 'name="token_hash"' not in text
+    assert 'name="name"' not in text  # every field is read-only
+    assert posted.status_code == 403  # view only: there is no change form to post
+    assert token_rows() == before
+
+
+def test_revoke_selected_tokens_revokes_only_those(site, api):
+    make_user(username="ada")
+    first, second = login_pair(api, "ada"), login_pair(api, "ada")
+    rows = list(Token.objects.order_by("pk"))
+
+    response = _act(site, TOKENS, "revoke_selected_tokens", rows[0])
+
+    assert ("info", "Revoked 1 token(s).") in _messages(response)
+    assert_error(api.get("/api/v1/users/me", **bearer(first["access_token"])), 401, "TOKEN_INVALID")
+    assert api.get("/api/v1/users/me", **bearer(second["access_token"])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{USERS}add/",
+        f"{ADMINS}add/",
+        f"{TOKENS}add/",
+        f"{USERS}{{user}}/delete/",
+        f"{ADMINS}{{admin}}/delete/",
+        f"{TOKENS}{{token}}/delete/",
+    ],
+)
+def test_there_is_no_add_or_delete_for_users_admins_or_tokens(site, api, root, path):
+    user = make_user(username="ada")
+    login_pair(api, "ada")
+    token = Token.objects.get()
+    url = path.format(user=user.pk, admin=root.pk, token=token.pk)
+    before = (User.objects.count(), Admin.objects.count(), token_rows())
+
+    assert site.get(url).status_code == 403
+    assert site.post(url, {"post": "yes"}).status_code == 403
+
+    assert (User.objects.count(), Admin.objects.count(), token_rows()) == before
+
+
+@pytest.mark.parametrize("changelist", [USERS, ADMINS, TOKENS])
+def test_the_bulk_delete_action_is_not_offered(site, changelist, root):
+    user = make_user(username="ada")
+    session_start(owner=user, ip="127.0.0.1", user_agent="test")
+    selected = {USERS: user, ADMINS: root, TOKENS: Token.objects.get()}[changelist]
+    before = (stored(user), stored(root), token_rows())
+
+    page = site.get(changelist).content.decode()
+    _act(site, changelist, "delete_selected", selected)
+
+    assert 'value="delete_selected"' not in page
+    assert (stored(user), stored(root), token_rows()) == before
+
+
+# --- Admin site login --------------------------------------------------------------------
+
+
+def _site_login(client: Client, username: str, password: str) -> Any:
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password})
+
+
+def test_five_wrong_passwords_on_the_site_lock_the_admin_and_then_even_the_right_one_fails(api):
+    staffer = make_admin(username="staffer")
+    client = Client()
+    for _ in range(5):
+        assert _site_login(client, "staffer", WRONG).status_code == 200
+
+    staffer.refresh_from_db()
+    assert staffer.failed_login_attempts == 5
+    assert staffer.locked_until is not None
+    assert staffer.locked_until > timezone.now() + timedelta(minutes=29)
+
+    response = _site_login(client, "staffer", PASSWORD)
+
+    assert response.status_code == 200
+    assert "locked" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    body = assert_error(admin_login(api, "staffer"), 423, "ACCOUNT_LOCKED")
+    assert body["error"]["details"]["retry_after"] > 0
+    assert Token.objects.count() == 0
+
+
+def test_a_successful_site_login_resets_the_failure_count():
+    staffer = make_admin(username="staffer")
+    client = Client()
+    _site_login(client, "staffer", WRONG)
+
+    response = _site_login(client, "STAFFER", PASSWORD)
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(staffer.pk)
+    staffer.refresh_from_db()
+    assert (staffer.failed_login_attempts, staffer.locked_until) == (0, None)
+
+
+def test_site_login_attempts_count_in_the_admin_realms_rate_limit(api, settings):
+    settings.RATE_LIMIT_ATTEMPTS = 2
+    staffer = make_admin(username="staffer")
+    make_user(username="ada")
+    client = Client()
+    for _ in range(2):
+        _site_login(client, "staffer", WRONG)
+
+    response = _site_login(client, "staffer", PASSWORD)
+
+    assert response.status_code == 200
+    assert "Too many login attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    staffer.refresh_from_db()
+    assert staffer.failed_login_attempts == 2
+    assert_error(admin_login(api, "staffer"), 429, "RATE_LIMITED")
+    assert login(api, "ada").status_code == 200

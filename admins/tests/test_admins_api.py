@@ -1,0 +1,470 @@
+"""/api/v1/admin/admins: superusers list, create, change, block, activate and unlock admins;
+nobody blocks or demotes themself, and the last active superuser stays one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.tests.factories import make_user
+from accounts.tests.helpers import assert_error, bearer
+from admins.models import Admin
+from admins.tests.factories import make_admin
+from admins.tests.helpers import (
+    ADMIN_FIELDS,
+    LOCKOUT_FIELDS,
+    admin_login,
+    admin_pair,
+    admin_token,
+    audit_lines,
+    capture_audit,
+    grant,
+    run_together,
+    stored,
+    token_rows,
+)
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/admin/admins"
+ME = "/api/v1/admin/me"
+WRONG = "not the password"
+RACE_ROUNDS = 8
+NEW = {
+    "username": "newbie",
+    "name": "New Admin",
+    "email": "newbie@example.com",
+    "password": "a long staff passphrase 7",
+}
+
+
+@pytest.fixture(autouse=True)
+def _generous_login_limit(settings: Any) -> None:
+    """These tests log in often from one address; the login limit has its own tests."""
+    settings.RATE_LIMIT_ATTEMPTS = 100
+
+
+@pytest.fixture
+def root() -> Admin:
+    return make_admin(username="root", is_superuser=True)
+
+
+@pytest.fixture
+def auth(api: Any, root: Admin) -> dict[str, str]:
+    return bearer(admin_token(api, root))
+
+
+@pytest.fixture
+def staffer() -> Admin:
+    return make_admin(username="staffer", email="staffer@example.com", name="Staffer")
+
+
+def _detail(admin: Admin) -> str:
+    return f"{URL}/{admin.pk}"
+
+
+# --- List and retrieve -------------------------------------------------------------------
+
+
+def test_list_shows_every_admin_with_the_lockout_fields(api, auth, root, staffer):
+    response = api.get(URL, **auth)
+
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert (data["total"], data["count"], data["page"]) == (2, 2, 1)
+    assert [item["id"] for item in data["items"]] == [root.pk, staffer.pk]
+    assert all(set(item) == ADMIN_FIELDS | LOCKOUT_FIELDS for item in data["items"])
+    assert [item["is_superuser"] for item in data["items"]] == [True, False]
+    assert root.password not in response.content.decode()
+
+
+def test_get_one_admin(api, auth, staffer):
+    response = api.get(_detail(staffer), **auth)
+
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert set(data) == ADMIN_FIELDS | LOCKOUT_FIELDS
+    assert (data["id"], data["username"], data["is_locked"]) == (staffer.pk, "staffer", False)
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("get", "/999999"),
+        ("patch", "/999999"),
+        ("patch", "/999999/block"),
+        ("patch", "/999999/activate"),
+        ("patch", "/999999/unlock"),
+    ],
+)
+def test_an_unknown_admin_is_a_404_envelope(api, auth, caplog, method, suffix):
+    capture_audit(caplog)
+
+    assert_error(getattr(api, method)(f"{URL}{suffix}", **auth), 404, "NOT_FOUND")
+
+    assert audit_lines(caplog) == []
+
+
+# --- Create ------------------------------------------------------------------------------
+
+
+def test_create_makes_an_admin_who_can_log_in(api, auth, root, caplog):
+    capture_audit(caplog)
+
+    response = api.post(URL, NEW, format="json", **auth)
+
+    assert response.status_code == 201, response.content
+    data = response.json()["data"]
+    assert set(data) == ADMIN_FIELDS | LOCKOUT_FIELDS
+    assert (data["username"], data["is_superuser"], data["is_active"]) == ("newbie", False, True)
+    assert NEW["password"] not in response.content.decode()
+    created = Admin.objects.get(username="newbie")
+    assert created.check_password(NEW["password"])
+    assert audit_lines(caplog) == [(root.pk, "create", created.pk)]
+    logged_in = admin_login(api, "NEWBIE", NEW["password"])
+    assert logged_in.status_code == 200
+    assert logged_in.json()["data"]["admin"]["id"] == created.pk
+
+
+def test_create_honours_is_superuser(api, auth):
+    response = api.post(URL, {**NEW, "is_superuser": True}, format="json", **auth)
+
+    assert response.status_code == 201
+    assert response.json()["data"]["is_superuser"] is True
+    created = Admin.objects.get(username="newbie")
+    assert created.is_superuser is True
+    token = admin_pair(api, "newbie", NEW["password"])["access_token"]
+    assert api.get(URL, **bearer(token)).status_code == 200
+
+
+def test_create_ignores_fields_no_client_may_set(api, auth):
+    body = {**NEW, "is_active": False, "failed_login_attempts": 4, "deleted_at": "2020-01-01"}
+
+    response = api.post(URL, body, format="json", **auth)
+
+    assert response.status_code == 201
+    created = Admin.objects.get(username="newbie")
+    assert (created.is_active, created.failed_login_attempts, created.deleted_at) == (True, 0, None)
+
+
+@pytest.mark.parametrize(
+    "password", ["password", "Ab1!xyz", "12345678901234", "newbie123", "Newbie@example.com"]
+)
+def test_create_checks_the_password_with_the_validators(api, auth, caplog, password):
+    capture_audit(caplog)
+    tokens_before = token_rows()
+
+    response = api.post(URL, {**NEW, "password": password}, format="json", **auth)
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert "password" in body["error"]["details"]
+    assert not Admin.objects.filter(username="newbie").exists()
+    assert token_rows() == tokens_before
+    assert audit_lines(caplog) == []
+
+
+@pytest.mark.parametrize("missing", ["username", "name", "email", "password"])
+def test_create_without_a_required_field_is_a_validation_error(api, auth, missing):
+    body = {key: value for key, value in NEW.items() if key != missing}
+
+    response = api.post(URL, body, format="json", **auth)
+
+    assert missing in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
+    assert Admin.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("username", "STAFFER"), ("email", "Staffer@Example.COM")]
+)
+def test_create_with_a_taken_username_or_email_is_409(api, auth, staffer, caplog, field, value):
+    capture_audit(caplog)
+
+    response = api.post(URL, {**NEW, field: value}, format="json", **auth)
+
+    body = assert_error(response, 409, "CONFLICT")
+    assert body["error"]["details"] == {field: [f"This {field} is already taken."]}
+    assert Admin.objects.count() == 2
+    assert audit_lines(caplog) == []
+
+
+def test_create_with_a_username_only_a_user_holds_is_fine(api, auth):
+    make_user(username="newbie", email="newbie@example.com")
+
+    response = api.post(URL, NEW, format="json", **auth)
+
+    assert response.status_code == 201
+
+
+# --- Update ------------------------------------------------------------------------------
+
+
+def test_patch_updates_an_admins_profile(api, auth, root, staffer, caplog):
+    capture_audit(caplog)
+    body = {"name": "Staff Member", "email": "member@example.com", "phone": "+14155550111"}
+
+    response = api.patch(_detail(staffer), body, format="json", **auth)
+
+    assert response.status_code == 200, response.content
+    staffer.refresh_from_db()
+    assert (staffer.name, staffer.email, staffer.phone) == (
+        "Staff Member",
+        "member@example.com",
+        "+14155550111",
+    )
+    assert response.json()["data"]["name"] == "Staff Member"
+    assert audit_lines(caplog) == [(root.pk, "update", staffer.pk)]
+
+
+def test_patch_with_a_username_another_admin_holds_is_409(api, auth, root, staffer):
+    before = stored(staffer)
+
+    response = api.patch(_detail(staffer), {"username": "ROOT"}, format="json", **auth)
+
+    body = assert_error(response, 409, "CONFLICT")
+    assert body["error"]["details"] == {"username": ["This username is already taken."]}
+    assert stored(staffer) == before
+
+
+def test_patch_with_an_invalid_email_is_a_validation_error(api, auth, staffer):
+    before = stored(staffer)
+
+    response = api.patch(_detail(staffer), {"email": "nope"}, format="json", **auth)
+
+    assert "email" in assert_error(response, 400, "VALIDATION_ERROR")["error"]["details"]
+    assert stored(staffer) == before
+
+
+def test_patch_promotes_an_admin_to_superuser(api, auth, staffer):
+    response = api.patch(_detail(staffer), {"is_superuser": True}, format="json", **auth)
+
+    assert response.status_code == 200
+    assert response.json()["data"]["is_superuser"] is True
+    staffer.refresh_from_db()
+    assert staffer.is_superuser is True
+    assert api.get(URL, **bearer(admin_token(api, staffer))).status_code == 200
+
+
+def test_patch_demotes_another_superuser_who_then_loses_admin_management(api, auth):
+    other = make_admin(username="other", is_superuser=True)
+    other_token = admin_token(api, other)
+
+    response = api.patch(_detail(other), {"is_superuser": False}, format="json", **auth)
+
+    assert response.status_code == 200
+    other.refresh_from_db()
+    assert other.is_superuser is False
+    assert_error(api.get(URL, **bearer(other_token)), 403, "FORBIDDEN")
+
+
+def test_put_is_a_partial_update_too(api, auth, staffer):
+    response = api.put(_detail(staffer), {"name": "Put Name"}, format="json", **auth)
+
+    assert response.status_code == 200
+    staffer.refresh_from_db()
+    assert (staffer.name, staffer.email) == ("Put Name", "staffer@example.com")
+
+
+# --- Block, activate, unlock -------------------------------------------------------------
+
+
+def test_block_ends_the_admins_session_at_once_and_refuses_their_login(
+    api, auth, root, staffer, caplog
+):
+    session = admin_pair(api, "staffer")
+    capture_audit(caplog)
+
+    response = api.patch(f"{_detail(staffer)}/block", **auth)
+
+    assert response.status_code == 200
+    assert response.json()["data"]["is_active"] is False
+    staffer.refresh_from_db()
+    assert staffer.is_active is False
+    assert_error(api.get(ME, **bearer(session["access_token"])), 401, "TOKEN_INVALID")
+    refresh = {"refresh_token": session["refresh_token"]}
+    assert_error(
+        api.post("/api/v1/admin/auth/refresh", refresh, format="json"), 401, "TOKEN_INVALID"
+    )
+    assert_error(admin_login(api, "staffer"), 403, "ACCOUNT_INACTIVE")
+    assert audit_lines(caplog) == [(root.pk, "block", staffer.pk)]
+
+
+def test_a_superuser_may_block_another_superuser(api, auth):
+    other = make_admin(username="other", is_superuser=True)
+
+    response = api.patch(f"{_detail(other)}/block", **auth)
+
+    assert response.status_code == 200
+    other.refresh_from_db()
+    assert other.is_active is False
+
+
+def test_activate_lets_a_blocked_admin_log_in_again(api, auth, root, caplog):
+    blocked = make_admin(username="blocked", is_active=False)
+    capture_audit(caplog)
+
+    response = api.patch(f"{_detail(blocked)}/activate", **auth)
+
+    assert response.status_code == 200
+    assert response.json()["data"]["is_active"] is True
+    assert admin_login(api, "blocked").status_code == 200
+    assert audit_lines(caplog) == [(root.pk, "activate", blocked.pk)]
+
+
+def test_unlock_lets_a_locked_admin_log_in(api, auth, root, staffer, caplog):
+    for _ in range(5):
+        admin_login(api, "staffer", WRONG)
+    assert_error(admin_login(api, "staffer"), 423, "ACCOUNT_LOCKED")
+    capture_audit(caplog)
+
+    response = api.patch(f"{_detail(staffer)}/unlock", **auth)
+
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert (data["failed_login_attempts"], data["locked_until"], data["is_locked"]) == (
+        0,
+        None,
+        False,
+    )
+    assert admin_login(api, "staffer").status_code == 200
+    assert audit_lines(caplog) == [(root.pk, "unlock", staffer.pk)]
+
+
+# --- Who may do it -----------------------------------------------------------------------
+
+
+def test_a_non_superuser_admin_is_forbidden_everywhere_even_with_admin_permissions(
+    api, root, staffer, caplog
+):
+    grant(staffer, "view_admin", "add_admin", "change_admin")
+    token = admin_token(api, staffer)
+    root_session = admin_pair(api, "root")
+    before, tokens_before = stored(root), token_rows()
+    capture_audit(caplog)
+    requests = [
+        ("get", URL, None),
+        ("post", URL, NEW),
+        ("get", _detail(root), None),
+        ("patch", _detail(root), {"name": "Hijacked", "is_superuser": False}),
+        ("put", _detail(root), {"name": "Hijacked"}),
+        ("patch", f"{_detail(root)}/block", None),
+        ("patch", f"{_detail(root)}/activate", None),
+        ("patch", f"{_detail(root)}/unlock", None),
+        ("patch", _detail(staffer), {"is_superuser": True}),
+    ]
+
+    for method, url, body in requests:
+        response = getattr(api, method)(url, body, format="json", **bearer(token))
+        assert_error(response, 403, "FORBIDDEN")
+
+    assert stored(root) == before
+    staffer.refresh_from_db()
+    assert staffer.is_superuser is False
+    assert token_rows() == tokens_before
+    assert Admin.objects.count() == 2
+    assert audit_lines(caplog) == []
+    assert api.get(ME, **bearer(root_session["access_token"])).status_code == 200
+
+
+def test_an_admin_cannot_block_themself(api, auth, root, caplog):
+    make_admin(username="other", is_superuser=True)
+    before, tokens_before = stored(root), token_rows()
+    capture_audit(caplog)
+
+    response = api.patch(f"{_detail(root)}/block", **auth)
+
+    assert_error(response, 403, "FORBIDDEN")
+    assert stored(root) == before
+    assert token_rows() == tokens_before
+    assert audit_lines(caplog) == []
+    assert api.get(ME, **auth).status_code == 200
+
+
+def test_an_admin_cannot_demote_themself(api, auth, root, caplog):
+    make_admin(username="other", is_superuser=True)
+    before = stored(root)
+    capture_audit(caplog)
+
+    response = api.patch(
+        _detail(root), {"is_superuser": False, "name": "Renamed"}, format="json", **auth
+    )
+
+    assert_error(response, 403, "FORBIDDEN")
+    assert stored(root) == before
+    assert audit_lines(caplog) == []
+
+
+def test_an_admin_may_change_their_own_profile_through_the_admins_endpoint(api, auth, root):
+    response = api.patch(
+        _detail(root), {"name": "Renamed", "is_superuser": True}, format="json", **auth
+    )
+
+    assert response.status_code == 200
+    root.refresh_from_db()
+    assert (root.name, root.is_superuser) == ("Renamed", True)
+
+
+def test_with_the_other_superuser_blocked_the_last_one_can_neither_block_nor_demote_itself(
+    api, auth, root
+):
+    blocked = make_admin(username="blocked", is_superuser=True, is_active=False)
+    before = stored(root)
+
+    assert_error(api.patch(f"{_detail(root)}/block", **auth), 403, "FORBIDDEN")
+    demoted = api.patch(_detail(root), {"is_superuser": False}, format="json", **auth)
+
+    assert_error(demoted, 403, "FORBIDDEN")
+    assert stored(root) == before
+    assert Admin.objects.filter(is_superuser=True, is_active=True).get() == root
+    assert stored(blocked)["is_active"] is False
+
+
+def test_the_blocked_superuser_can_be_demoted_and_activated_by_the_last_active_one(api, auth, root):
+    blocked = make_admin(username="blocked", is_superuser=True, is_active=False)
+
+    demoted = api.patch(_detail(blocked), {"is_superuser": False}, format="json", **auth)
+    activated = api.patch(f"{_detail(blocked)}/activate", **auth)
+
+    assert (demoted.status_code, activated.status_code) == (200, 200)
+    blocked.refresh_from_db()
+    assert (blocked.is_superuser, blocked.is_active) == (False, True)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite serialises every write; the race needs PostgreSQL's row locking",
+)
+@pytest.mark.parametrize("action", ["demote", "block"])
+def test_two_superusers_turning_on_each_other_at_once_leave_one_active_superuser(action):
+    """Through the API the last-superuser guard is reached only by a race: the only two
+    superusers demote (or block) each other at the same moment, each having passed the
+    superuser check. Exactly one must win and the other be refused, never with a 500. A
+    race does not always interleave, so it is run a few times."""
+    first = make_admin(username="first", is_superuser=True)
+    second = make_admin(username="second", is_superuser=True)
+    client = APIClient()
+
+    for _ in range(RACE_ROUNDS):
+        Admin.objects.filter(pk__in=[first.pk, second.pk]).update(is_superuser=True, is_active=True)
+        tokens = [admin_token(client, first), admin_token(client, second)]
+
+        def turn(api: Any, index: int, tokens: list[str] = tokens) -> Any:
+            url, auth = _detail([second, first][index]), bearer(tokens[index])
+            if action == "block":
+                return api.patch(f"{url}/block", **auth)
+            return api.patch(url, {"is_superuser": False}, format="json", **auth)
+
+        responses = run_together(2, turn)
+
+        outcomes = sorted(
+            (r.status_code, r.json()["error"]["code"] if r.status_code >= 400 else None)
+            for r in responses
+        )
+        # The loser is refused by the guard, or (had the winner already committed) by the
+        # superuser check, or finds its session revoked by the block.
+        assert outcomes[0] == (200, None), outcomes
+        assert outcomes[1] in {(403, "FORBIDDEN"), (401, "TOKEN_INVALID")}, outcomes
+        assert Admin.objects.filter(is_superuser=True, is_active=True).count() == 1
