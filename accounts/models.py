@@ -167,7 +167,7 @@ class AbstractAccount(AbstractBaseUser):
     )
     failed_login_attempts = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
@@ -182,6 +182,11 @@ class AbstractAccount(AbstractBaseUser):
         constraints: ClassVar[list[models.BaseConstraint]] = [
             _unique_ci("username"),
             _unique_ci("email"),
+        ]
+        # Lists are ordered by creation, newest first, with the id as tie-breaker: one
+        # index serves that order without sorting the table.
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["created_at", "id"], name="%(app_label)s_%(class)s_created"),
         ]
 
     def clean(self) -> None:
