@@ -43,14 +43,16 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = max_requests // 10
 
 # Access and error logs on stdout/stderr, for the container runtime or process manager.
-accesslog = "-"
+# The application logs every request itself (config.request, with the request id and
+# the account), so gunicorn writes no access log of its own.
+accesslog = None
 errorlog = "-"
 loglevel = "info"
 
 # The heartbeat file is touched constantly; on a disk-backed /tmp (Docker's overlay
 # filesystem) that can stall a worker, so keep it in memory when the host has /dev/shm.
 # gunicorn creates it with mkstemp and unlinks it at once, so a shared folder is safe.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108  # nosec B108
 
 # Client address and scheme are decided by the application alone: the rate limiter takes
 # the client IP from REMOTE_ADDR and walks X-Forwarded-For only when REMOTE_ADDR is in

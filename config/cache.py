@@ -34,7 +34,7 @@ def _decode(stored: Any) -> Any:
     if isinstance(stored, int):
         return stored
     # The file is written only by this backend, in a folder the application owns.
-    return pickle.loads(stored)  # noqa: S301
+    return pickle.loads(stored)  # noqa: S301  # nosec B301
 
 
 class SQLiteCache(BaseCache):

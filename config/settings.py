@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.api.middleware.RequestIDMiddleware",
+    "config.api.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The admin site's and Swagger UI's static files, served by the app itself under
     # gunicorn (the image has no other web server), compressed and cached forever.
@@ -302,17 +303,28 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging --------------------------------------------------------------------------
 
+# One JSON object per line in production; plain text when developing (DEBUG), or with
+# LOG_FORMAT=plain. Every request gets one line (logger `config.request`) and every login
+# outcome one (`accounts.auth`); staff actions go to `admins.audit`.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logging.JSONFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # config.request logs every request; Django's own line for 4xx/5xx would repeat it.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
     },
 }

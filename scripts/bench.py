@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import runpy
 import secrets
 import shutil
 import signal
@@ -428,8 +429,7 @@ def _report(
 
 
 def _gunicorn_settings() -> dict[str, Any]:
-    namespace: dict[str, Any] = {}
-    exec((ROOT / "gunicorn.conf.py").read_text(), namespace)  # noqa: S102 - our own config
+    namespace = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     return {key: namespace.get(key) for key in ("workers", "worker_class", "threads")}
 
 
