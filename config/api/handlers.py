@@ -12,6 +12,7 @@ URLconf's handler400/403/404/500: errors Django raises before DRF sees the reque
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import (
@@ -20,6 +21,7 @@ from django.core.exceptions import (
     SuspiciousOperation,
     TooManyFilesSent,
 )
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views import defaults
 from rest_framework import exceptions
@@ -28,6 +30,8 @@ from rest_framework.views import set_rollback
 
 from config.api.envelope import HTML_PREFIXES, error_body, error_response
 from config.api.exceptions import APIError, ErrorCode, status_error
+
+logger = logging.getLogger(__name__)
 
 # DRF's own exception classes, mapped to the contract's codes and messages.
 _DRF_ERRORS: list[tuple[type[exceptions.APIException], ErrorCode, str | None]] = [
@@ -65,6 +69,18 @@ def _describe(exc: Exception) -> tuple[int, str, str, Any, dict[str, str]] | Non
     """(status, code, message, details, headers) for an exception we know, else None."""
     if isinstance(exc, APIError):
         return exc.status_code, exc.error_code, exc.message, exc.details, dict(exc.headers)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is down or unreachable (or a transaction lost a deadlock): the
+        # request may succeed later, so it is a 503, never a 500 with a traceback.
+        logger.error("database unavailable: %s", type(exc).__name__)
+        unavailable = {"database": ["The database does not answer."]}
+        return (
+            503,
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "Service temporarily unavailable",
+            unavailable,
+            {},
+        )
     if isinstance(exc, RequestDataTooBig):
         return 413, ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large", None, {}
     if isinstance(exc, TooManyFilesSent):

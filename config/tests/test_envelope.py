@@ -180,3 +180,11 @@ def test_a_malformed_client_request_id_is_replaced(api, given):
 
     assert response["X-Request-ID"] != given
     assert len(response["X-Request-ID"]) == 32
+
+
+def test_a_database_that_does_not_answer_is_a_503_not_a_500(api_no_raise):
+    response = api_no_raise.get("/api/v1/_probe/database-down")
+
+    body = assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert set(body["error"]["details"]) == {"database"}
+    assert "127.0.0.1" not in response.content.decode()

@@ -1,5 +1,6 @@
 """The real URLconf plus a few views that exist only to exercise the envelope."""
 
+from django.db import OperationalError
 from django.urls import path
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
@@ -49,8 +50,16 @@ class BrokenView(APIView):
         raise RuntimeError("secret internal detail: SELECT password FROM accounts_user")
 
 
+class DatabaseDownView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> APIResponse:
+        raise OperationalError("connection to server at 127.0.0.1 port 1 failed")
+
+
 urlpatterns = [
     *urlpatterns,
+    path("api/v1/_probe/database-down", DatabaseDownView.as_view()),
     path("api/v1/_probe", ProbeView.as_view()),
     path("api/v1/_probe/list", ProbeListView.as_view()),
     path("api/v1/_probe/broken", BrokenView.as_view()),
