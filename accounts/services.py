@@ -24,7 +24,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.avatars import avatar_clean, avatar_delete, avatar_store
-from accounts.models import AbstractAccount, User
+from accounts.models import AbstractAccount
 from accounts.validators import normalize_username
 from config.api.exceptions import AccountInactive, AccountLocked, Conflict, InvalidCredentials
 from tokens.models import Token
@@ -102,26 +102,6 @@ def account_create(
         avatar_delete(avatar_name)
         raise
     return account
-
-
-def user_register(
-    *,
-    username: str,
-    name: str,
-    email: str,
-    password: str,
-    phone: str | None = None,
-    avatar: UploadedFile | None = None,
-) -> User:
-    return account_create(
-        model=User,
-        username=username,
-        name=name,
-        email=email,
-        password=password,
-        phone=phone,
-        avatar=avatar,
-    )
 
 
 def account_update(*, account: Account, avatar: Any = KEEP, **changes: Any) -> Account:

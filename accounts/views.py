@@ -79,7 +79,7 @@ class RegisterView(PublicView):
         throttle_register(request)
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.user_register(**serializer.validated_data)
+        user = services.account_create(model=User, **serializer.validated_data)
         return APIResponse(UserSerializer(user).data, message="Registered", status=201)
 
 

@@ -5,6 +5,7 @@ lockout fields read-only, and never a password hash on screen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.contrib import admin, messages
@@ -97,113 +98,86 @@ class AccountAdmin(admin.ModelAdmin):
         return False
 
 
-def _apply(
-    modeladmin: admin.ModelAdmin,
-    request: HttpRequest,
-    queryset: QuerySet[Any],
-    action: str,
-    change: Any,
-    audited: bool = False,
-) -> None:
-    """Run one account service on each selected account, as the API would, and say so.
+Change = Callable[[Admin, Any], object]
 
-    `audited`: the service writes the audit line itself (the admin-management services do).
+
+def _account_action(
+    name: str, verb: str, description: str, change: Change, *, audited: bool = False
+) -> Any:
+    """An admin-site action that runs one account service on each selected account, as
+    the API would, and says what it did.
+
+    `audited`: the service writes the audit line itself (the admin-management ones do).
     """
-    done = 0
-    for account in queryset:
-        try:
-            change(account)
-        except APIError as exc:
-            modeladmin.message_user(request, f"{account}: {exc.message}", level=messages.ERROR)
-            continue
-        if not audited:
-            audit_log(actor=cast(Admin, request.user), action=action, target=account)
-        done += 1
-    modeladmin.message_user(request, f"{action.capitalize()}: {done} account(s).")
+
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        actor = cast(Admin, request.user)
+        done = 0
+        for account in queryset:
+            try:
+                change(actor, account)
+            except APIError as exc:
+                modeladmin.message_user(request, f"{account}: {exc.message}", level=messages.ERROR)
+                continue
+            if not audited:
+                audit_log(actor=actor, action=verb, target=account)
+            done += 1
+        modeladmin.message_user(request, f"{verb.capitalize()}: {done} account(s).")
+
+    action.__name__ = name  # the admin site names an action after its function
+    return admin.action(permissions=["change"], description=description)(action)
 
 
-@admin.action(permissions=["change"], description="Unlock selected accounts")
-def unlock(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-    _apply(modeladmin, request, queryset, "unlock", lambda a: services.account_unlock(account=a))
-
-
-@admin.action(permissions=["change"], description="Revoke every token of the selected accounts")
-def revoke_tokens(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
-) -> None:
-    _apply(modeladmin, request, queryset, "revoke_tokens", lambda a: token_revoke_all(owner=a))
-
-
-@admin.action(permissions=["change"], description="Block selected users (revokes their tokens)")
-def block_users(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
-) -> None:
-    _apply(
-        modeladmin,
-        request,
-        queryset,
-        "block",
-        lambda a: services.account_set_active(account=a, active=False),
-    )
-
-
-@admin.action(permissions=["change"], description="Activate selected users")
-def activate_users(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
-) -> None:
-    _apply(
-        modeladmin,
-        request,
-        queryset,
-        "activate",
-        lambda a: services.account_set_active(account=a, active=True),
-    )
-
-
-@admin.action(permissions=["change"], description="Activate selected admins")
-def activate_admins(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
-) -> None:
-    _apply(
-        modeladmin,
-        request,
-        queryset,
-        "activate",
-        lambda a: admin_set_active(actor=cast(Admin, request.user), target=a, active=True),
-        audited=True,
-    )
-
-
-@admin.action(
-    permissions=["change"], description="Soft-delete selected users (revokes their tokens)"
+unlock = _account_action(
+    "unlock",
+    "unlock",
+    "Unlock selected accounts",
+    lambda actor, account: services.account_unlock(account=account),
 )
-def delete_users(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
-) -> None:
-    _apply(
-        modeladmin, request, queryset, "delete", lambda a: services.account_soft_delete(account=a)
-    )
-
-
-@admin.action(permissions=["change"], description="Restore selected deleted users")
-def restore_users(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
-) -> None:
-    _apply(modeladmin, request, queryset, "restore", lambda a: services.account_restore(account=a))
-
-
-@admin.action(permissions=["change"], description="Block selected admins (revokes their tokens)")
-def block_admins(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
-) -> None:
-    _apply(
-        modeladmin,
-        request,
-        queryset,
-        "block",
-        lambda a: admin_set_active(actor=cast(Admin, request.user), target=a, active=False),
-        audited=True,
-    )
+revoke_tokens = _account_action(
+    "revoke_tokens",
+    "revoke_tokens",
+    "Revoke every token of the selected accounts",
+    lambda actor, account: token_revoke_all(owner=account),
+)
+block_users = _account_action(
+    "block_users",
+    "block",
+    "Block selected users (revokes their tokens)",
+    lambda actor, account: services.account_set_active(account=account, active=False),
+)
+activate_users = _account_action(
+    "activate_users",
+    "activate",
+    "Activate selected users",
+    lambda actor, account: services.account_set_active(account=account, active=True),
+)
+delete_users = _account_action(
+    "delete_users",
+    "delete",
+    "Soft-delete selected users (revokes their tokens)",
+    lambda actor, account: services.account_soft_delete(account=account),
+)
+restore_users = _account_action(
+    "restore_users",
+    "restore",
+    "Restore selected deleted users",
+    lambda actor, account: services.account_restore(account=account),
+)
+block_admins = _account_action(
+    "block_admins",
+    "block",
+    "Block selected admins (revokes their tokens)",
+    lambda actor, account: admin_set_active(actor=actor, target=account, active=False),
+    audited=True,
+)
+activate_admins = _account_action(
+    "activate_admins",
+    "activate",
+    "Activate selected admins",
+    lambda actor, account: admin_set_active(actor=actor, target=account, active=True),
+    audited=True,
+)
 
 
 @admin.register(User)
