@@ -122,7 +122,7 @@ def _owner_lookup(connection: Any) -> _OwnerLookup:
     table = quote(Token._meta.db_table)
     where = f"t.{quote('token_hash')} = %s AND t.{quote('kind')} = %s"
     # Built only from the models' quoted table and column names; values are parameters.
-    sql = f"SELECT {', '.join(columns)} FROM {table} t {' '.join(joins)} WHERE {where}"  # noqa: S608  # nosec B608
+    sql = f"SELECT {', '.join(columns)} FROM {table} t {' '.join(joins)} WHERE {where}"  # noqa: S608  # nosec
     return _OwnerLookup(sql, layout, converters, user_model, admin_model)
 
 
