@@ -19,7 +19,8 @@ install: $(BIN)/.installed
 # Local development: DEBUG on, SQLite and the embedded cache, Django's dev server.
 run: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=$${DEBUG:-true} PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} \
+		$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # Production-style server: gunicorn with gunicorn.conf.py (settings from the environment).
 serve: install
