@@ -1,0 +1,457 @@
+"""
+Helpers shared by the live scripts (`two_instances.py`, `faults.py`): they run the app
+under gunicorn with production settings against real PostgreSQL and Redis, over loopback.
+
+- `Checks` prints one `PASS`/`FAIL` line per expectation and the summary line.
+- `Cleanup` collects what was started or created; its `run()` belongs in a `finally`.
+- `fresh_database` creates a named database on the server of `DATABASE_URL` (and drops it).
+- `seed_users` migrates and creates accounts in a child process with Django set up
+  (`python scripts/_live.py seed NAME...`).
+- `Gunicorn` and `RedisServer` start, probe and stop one process each.
+- `request` and `multipart` speak HTTP with urllib; `Reply` reads the JSON envelope.
+
+Every wait polls against a deadline; every HTTP request and child process has a timeout.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# The password of every seeded account: throwaway accounts in a throwaway database.
+PASSWORD = "live check passphrase 2026"  # noqa: S105
+WRONG_PASSWORD = "not the passphrase 2026"  # noqa: S105
+HTTP_TIMEOUT = 15.0
+
+
+def use_project_python() -> None:
+    """Re-run this script with the project's virtualenv (`.venv/bin/python`) when the
+    interpreter that started it (e.g. `./scripts/x.py` through `env python`) lacks the
+    project's dependencies."""
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    if importlib.util.find_spec("django") is None and venv_python.is_file():
+        os.execv(venv_python, [str(venv_python), *sys.argv])  # noqa: S606
+
+
+# --- Reporting -----------------------------------------------------------------------
+
+
+class Checks:
+    """One line per check, `PASS name (detail)` or `FAIL name (detail)`, and a summary."""
+
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        suffix = f" ({detail})" if detail else ""
+        print(f"{'PASS' if ok else 'FAIL'} {name}{suffix}", flush=True)
+        return ok
+
+    def summary(self) -> int:
+        """Print `N passed, M failed`; the exit status (0 only when nothing failed)."""
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
+        return 0 if self.failed == 0 else 1
+
+
+class Cleanup:
+    """Undo actions, run in reverse order by `run()` (call it in a `finally`)."""
+
+    def __init__(self) -> None:
+        self._actions: list[tuple[str, Callable[[], None]]] = []
+
+    def push(self, what: str, action: Callable[[], None]) -> None:
+        self._actions.append((what, action))
+
+    def run(self) -> list[str]:
+        """Run every action, even after one fails; return the failures' descriptions."""
+        failures = []
+        while self._actions:
+            what, action = self._actions.pop()
+            try:
+                action()
+            except Exception as exc:
+                failures.append(f"{what}: {type(exc).__name__}: {exc}")
+        return failures
+
+
+# --- Resources -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on at the moment."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fresh_database(server_url: str, name: str) -> tuple[str, Callable[[], None]]:
+    """Create database `name` afresh on the server of `server_url`; its URL and a dropper."""
+    import psycopg
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"not a plain database name: {name!r}")
+    parts = urlsplit(server_url)
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
+
+
+def delete_cache_keys(redis_url: str, prefix: str) -> int:
+    """Delete the keys Django's cache wrote under `prefix` (at most 10,000); how many."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        keys = []
+        for key in client.scan_iter(match=f"{prefix}:*", count=500):
+            keys.append(key)
+            if len(keys) >= 10_000:
+                break
+        return int(client.delete(*keys)) if keys else 0
+    finally:
+        client.close()
+
+
+def app_env(**settings: str) -> dict[str, str]:
+    """The environment of a production-mode app process: DEBUG off and every setting the
+    checks rely on given explicitly (a local `.env` only fills in what is unset)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONPATH": str(ROOT),
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "JWT_SIGNING_KEY": "",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "TRUSTED_PROXIES": "",
+        "RATE_LIMIT_ATTEMPTS": "5",
+        "RATE_LIMIT_WINDOW_MINUTES": "15",
+        "MAX_LOGIN_ATTEMPTS": "5",
+        "LOCKOUT_DURATION_MINUTES": "30",
+        "MAX_UPLOAD_MB": "10",
+    }
+    env.update(settings)
+    return env
+
+
+def seed_users(env: dict[str, str], usernames: list[str]) -> None:
+    """Migrate the database of `env` and create `usernames` (password `PASSWORD`), in a
+    child process with Django set up."""
+    result = subprocess.run(
+        [sys.executable, __file__, "seed", *usernames],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"seeding failed: {result.stderr.strip()[-2000:]}")
+
+
+def _seed(usernames: list[str]) -> None:
+    import django
+
+    django.setup()
+    from django.contrib.auth.hashers import make_password
+    from django.core.management import call_command
+
+    from accounts.models import User
+
+    call_command("migrate", verbosity=0)
+    for username in usernames:
+        User.objects.create_user(username=username, email=f"{username}@example.com", name=username)
+    # One Argon2 hash, shared by every seeded account.
+    User.objects.filter(username__in=usernames).update(password=make_password(PASSWORD))
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# --- Processes -----------------------------------------------------------------------
+
+
+class Gunicorn:
+    """One gunicorn instance of the app (`gunicorn.conf.py`), in its own process group."""
+
+    def __init__(self, name: str, port: int, env: dict[str, str], log_path: Path) -> None:
+        self.name, self.port, self.log_path = name, port, log_path
+        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        self.base = f"http://127.0.0.1:{port}"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start it and wait until `/health` answers 200."""
+        self._log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--config", "gunicorn.conf.py"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"gunicorn {self.name} exited; see {self.log_path}")
+            try:
+                if request("GET", f"{self.base}/health", timeout=2).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn {self.name} did not answer /health in {timeout:.0f} s")
+
+    def stop(self) -> None:
+        """SIGTERM to its process group, SIGKILL if it has not exited within 15 s."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class RedisServer:
+    """A private redis-server on a loopback port: no persistence, stopped by SIGTERM."""
+
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port, self.log_path = port, log_path
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start it and wait until it answers PING."""
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "no",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"redis-server exited; see {self.log_path}")
+            if self.answers():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer PING in {timeout:.0f} s")
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Terminate it and wait for the process to exit (SIGKILL after 10 s)."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+# --- HTTP ----------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    seconds: float
+    _json: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self._json = json.loads(self.body)
+        except ValueError:
+            self._json = None
+
+    @property
+    def data(self) -> Any:
+        """The parsed JSON body, or None."""
+        return self._json
+
+    @property
+    def is_envelope(self) -> bool:
+        body = self._json
+        return (
+            isinstance(body, dict)
+            and isinstance(body.get("success"), bool)
+            and ("data" in body if body["success"] else isinstance(body.get("error"), dict))
+        )
+
+    @property
+    def code(self) -> str | None:
+        """`error.code` of an error envelope."""
+        if not self.is_envelope or self._json["success"]:
+            return None
+        return str(self._json["error"].get("code"))
+
+    @property
+    def details(self) -> dict[str, Any]:
+        if not self.is_envelope or self._json["success"]:
+            return {}
+        details = self._json["error"].get("details")
+        return details if isinstance(details, dict) else {}
+
+    @property
+    def payload(self) -> Any:
+        """`data` of a success envelope."""
+        if not self.is_envelope or not self._json["success"]:
+            return None
+        return self._json["data"]
+
+    @property
+    def has_traceback(self) -> bool:
+        return b"Traceback" in self.body
+
+    def describe(self) -> str:
+        parts = [str(self.status)]
+        if self.code:
+            parts.append(self.code)
+        if self.details:
+            parts.append(f"details={sorted(self.details)}")
+        if not self.is_envelope:
+            parts.append(f"not an envelope: {self.body[:120]!r}")
+        parts.append(f"{self.seconds:.2f} s")
+        return " ".join(parts)
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    json_body: Any = None,
+    body: bytes | None = None,
+    content_type: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = HTTP_TIMEOUT,
+) -> Reply:
+    """One HTTP request; an error status is a `Reply` too (a refused connection raises)."""
+    sent = dict(headers or {})
+    if json_body is not None:
+        body = json.dumps(json_body).encode()
+        content_type = "application/json"
+    if content_type is not None:
+        sent["Content-Type"] = content_type
+    req = urllib.request.Request(url, data=body, headers=sent, method=method)  # noqa: S310
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310
+            status, raw_headers, content = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw_headers, content = error.code, error.headers, error.read()
+    elapsed = time.monotonic() - started
+    names = {name.lower(): value for name, value in raw_headers.items()}
+    return Reply(status=status, headers=names, body=content, seconds=elapsed)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def multipart(field_name: str, filename: str, file_type: str, content: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with one file; the body and its Content-Type."""
+    boundary = f"----live{secrets.token_hex(12)}"
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="{field_name}"; filename="{filename}"\r\n'
+        f"Content-Type: {file_type}\r\n\r\n"
+    ).encode()
+    return head + content + f"\r\n--{boundary}--\r\n".encode(), (
+        f"multipart/form-data; boundary={boundary}"
+    )
+
+
+def small_png(width: int = 48, height: int = 32) -> bytes:
+    """A small PNG with a gradient, built with Pillow."""
+    from PIL import Image
+
+    image = Image.new("RGB", (width, height))
+    image.putdata([(x * 5 % 256, y * 7 % 256, 128) for y in range(height) for x in range(width)])
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def png_size(content: bytes) -> tuple[int, int] | None:
+    """The size of a PNG, or None if Pillow does not decode it as one."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            image.load()
+            return image.size if image.format == "PNG" else None
+    except Exception:
+        return None
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "seed":
+        _seed(sys.argv[2:])
+    else:
+        sys.exit("usage: python scripts/_live.py seed USERNAME... (run by the live scripts)")
