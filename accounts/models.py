@@ -79,15 +79,23 @@ class AccountQuerySet(models.QuerySet[Any]):
 
     def conflicts(self, *, exclude_pk: int | None = None, **values: str | None) -> list[str]:
         """Which of the given unique fields (`username`, `email`, `phone`) another account
-        already holds, compared exactly as the unique indexes compare them. One query."""
-        tests = {
-            field: Q(phone=value)
-            if field == "phone"
-            # Usernames and emails are both stored NFKC-normalised.
-            else Q(**{f"{field}_ci": Lower(Value(normalize_username(value)))})
-            for field, value in values.items()
-            if value
-        }
+        already holds, compared as the unique indexes compare them. One query.
+
+        Usernames and emails are one namespace of login identifiers: a login names the
+        account whose username or email it matches, so a new username may not equal
+        another account's email, nor a new email another account's username (else
+        `alice@example.com` as a username would capture Alice's logins by email).
+        """
+        tests = {}
+        for field, value in values.items():
+            if not value:
+                continue
+            if field == "phone":
+                tests[field] = Q(phone=value)
+            else:
+                # Usernames and emails are both stored NFKC-normalised.
+                folded = Lower(Value(normalize_username(value)))
+                tests[field] = Q(username_ci=folded) | Q(email_ci=folded)
         if not tests:
             return []
         rows = (

@@ -78,7 +78,10 @@ class AccountAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     # Blocking and activation go through actions, which revoke tokens as the API does.
+    # Avatars are read-only here: uploads go through the API, which checks and re-encodes
+    # them (a file saved by this form would skip all of that).
     readonly_fields = [
+        "avatar",
         "is_active",
         "failed_login_attempts",
         "locked_until",
@@ -189,7 +192,6 @@ class UserAdmin(AccountAdmin):
         "name",
         "email",
         "phone",
-        "avatar",
         *AccountAdmin.readonly_fields,
     )
 
@@ -208,7 +210,6 @@ class AdminAdmin(AccountAdmin):
         "name",
         "email",
         "phone",
-        "avatar",
         "groups",
         "user_permissions",
         *readonly_fields,

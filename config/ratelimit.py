@@ -8,6 +8,7 @@ with 503: a limit that cannot be counted is not waived.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -27,7 +28,18 @@ Key = Callable[[str, HttpRequest], str]
 
 
 def by_client_ip(group: str, request: HttpRequest) -> str:
-    return client_ip(request)
+    """The client's IPv4 address, or its IPv6 /64: one IPv6 host usually holds a whole
+    /64, and would otherwise get a fresh allowance from each of its addresses."""
+    address = client_ip(request)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def throttle(request: HttpRequest, *, group: str, rate: str, key: Key = by_client_ip) -> None:

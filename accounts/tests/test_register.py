@@ -545,3 +545,45 @@ def test_a_user_registered_with_a_full_width_email_logs_in_by_that_email(api):
     assert _register(api, email=email).status_code == 201
 
     assert login(api, email).status_code == 200
+
+
+def test_a_username_may_not_be_another_accounts_email(api, settings):
+    """Logins match usernames and emails alike: `victim@example.com` as someone else's
+    username would capture the victim's logins by email."""
+    settings.REGISTER_RATE_LIMIT = "1000/h"
+    make_user(username="victim", email="victim@example.com")
+
+    response = api.post(
+        "/api/v1/auth/register",
+        {
+            "username": "VICTIM@example.com",
+            "name": "Attacker",
+            "email": "attacker@example.com",
+            "password": "a sturdy passphrase 42",
+        },
+        format="json",
+    )
+
+    body = assert_error(response, 409, "CONFLICT")
+    assert set(body["error"]["details"]) == {"username"}
+    assert User.objects.count() == 1
+
+
+def test_an_email_may_not_be_another_accounts_username(api, settings):
+    settings.REGISTER_RATE_LIMIT = "1000/h"
+    make_user(username="carol@example.com", email="carol@elsewhere.example")
+
+    response = api.post(
+        "/api/v1/auth/register",
+        {
+            "username": "dave",
+            "name": "Dave",
+            "email": "Carol@example.com",
+            "password": "a sturdy passphrase 42",
+        },
+        format="json",
+    )
+
+    body = assert_error(response, 409, "CONFLICT")
+    assert set(body["error"]["details"]) == {"email"}
+    assert User.objects.count() == 1

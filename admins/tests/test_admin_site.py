@@ -108,3 +108,13 @@ def test_admin_site_errors_stay_html():
 
     assert response.status_code == 403
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_the_change_form_offers_no_avatar_upload(staff_client):
+    """Avatars are checked and re-encoded by the API; the admin form must not bypass that."""
+    user = make_user()
+
+    response = staff_client.get(f"/admin/accounts/user/{user.pk}/change/")
+
+    assert response.status_code == 200
+    assert 'type="file"' not in response.content.decode()

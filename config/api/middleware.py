@@ -125,6 +125,7 @@ class BodySizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | HttpResponse:
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > settings.MAX_REQUEST_BYTES:
+        # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+        if length.isascii() and length.isdigit() and int(length) > settings.MAX_REQUEST_BYTES:
             return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large")
         return self.get_response(request)

@@ -188,3 +188,9 @@ def test_a_database_that_does_not_answer_is_a_503_not_a_500(api_no_raise):
     body = assert_error(response, 503, "SERVICE_UNAVAILABLE")
     assert set(body["error"]["details"]) == {"database"}
     assert "127.0.0.1" not in response.content.decode()
+
+
+def test_a_content_length_of_non_ascii_digits_is_not_a_500(api):
+    response = api.get("/api/v1/_probe", CONTENT_LENGTH="²")
+
+    assert response.status_code < 500

@@ -48,3 +48,16 @@ def test_ipv6_proxies_and_clients(settings):
     settings.TRUSTED_PROXIES = ["::1", "fd00::/8"]
 
     assert client_ip(_request("::1", "2001:db8::7, fd00::1")) == "2001:db8::7"
+
+
+def test_rate_limits_key_ipv6_clients_by_their_64(settings):
+    from config.ratelimit import by_client_ip
+
+    first = by_client_ip("login", _request("2001:db8:1:2::7"))
+    second = by_client_ip("login", _request("2001:db8:1:2:ffff::1"))
+    other = by_client_ip("login", _request("2001:db8:1:3::7"))
+
+    assert first == second == "2001:db8:1:2::/64"
+    assert other != first
+    assert by_client_ip("login", _request("203.0.113.5")) == "203.0.113.5"
+    assert by_client_ip("login", _request("::ffff:203.0.113.5")) == "203.0.113.5"
