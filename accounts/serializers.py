@@ -14,6 +14,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from accounts.avatars import avatar_url
 from accounts.models import User
@@ -27,13 +28,28 @@ from accounts.validators import (
     username_validators,
     validate_no_control_characters,
 )
+from config.api.fields import StrictCharField
 
 # Long enough for any passphrase (at least 64 characters are promised), short enough that
 # nobody can make the server hash a megabyte.
 PASSWORD_MAX_LENGTH = 1024
 
 
-class UsernameField(serializers.CharField):
+class FormBlankMixin(serializers.Field):
+    """An optional field sent empty in a form (multipart or urlencoded) is an empty value,
+    checked like `""` in JSON, not an absent one.
+
+    DRF reads `name=` in a form as "not sent" for an optional field, so a PATCH with an
+    empty `email` part would succeed and change nothing, where the same JSON is a 400.
+    """
+
+    def get_value(self, dictionary: Any) -> Any:
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
+class UsernameField(FormBlankMixin, StrictCharField):
     """3-150 letters, digits and `@.+-_`, NFKC-normalised before the rules apply."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -46,7 +62,7 @@ class UsernameField(serializers.CharField):
         return normalize_username(super().to_internal_value(data))
 
 
-class NameField(serializers.CharField):
+class NameField(FormBlankMixin, StrictCharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", NAME_MAX_LENGTH)
         kwargs.setdefault("min_length", 1)
@@ -54,7 +70,7 @@ class NameField(serializers.CharField):
         super().__init__(**kwargs)
 
 
-class PhoneField(serializers.CharField):
+class PhoneField(StrictCharField):
     """A phone number in international form, stored as E.164; `""` and null mean none."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -77,11 +93,16 @@ class PhoneField(serializers.CharField):
             raise serializers.ValidationError(exc.messages) from exc
 
 
-class EmailField(serializers.EmailField):
+class EmailField(FormBlankMixin, StrictCharField, serializers.EmailField):
     """An email address, NFKC-normalised (so full-width forms collide), case kept."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 254)
+        kwargs.setdefault(
+            "help_text",
+            "Checked by Django's EmailValidator, which is stricter than `format: email` "
+            "(for one, the top-level domain has at least two characters).",
+        )
         super().__init__(**kwargs)
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
@@ -90,7 +111,7 @@ class EmailField(serializers.EmailField):
         return super().run_validation(data)
 
 
-class PasswordField(serializers.CharField):
+class PasswordField(StrictCharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("write_only", True)
         kwargs.setdefault("trim_whitespace", False)
@@ -169,12 +190,12 @@ class AvatarSerializer(serializers.Serializer):
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=254, help_text="Username or email address.")
+    username = StrictCharField(max_length=254, help_text="Username or email address.")
     password = PasswordField()
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField(max_length=4096)
+    refresh_token = StrictCharField(max_length=4096)
 
 
 class ProfileUpdateSerializer(serializers.Serializer):

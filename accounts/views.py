@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.serializers import Serializer
@@ -33,6 +33,7 @@ from accounts.serializers import (
 )
 from accounts.throttling import throttle_login, throttle_password_check, throttle_register
 from config.api.net import client_ip
+from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
@@ -52,6 +53,7 @@ class PublicView(APIView):
 class UserView(APIView):
     authentication_classes = [BearerAuthentication]
     permission_classes = [IsUser, HasScope]
+    parser_classes = JSON_ONLY
 
     @property
     def account(self) -> User:
@@ -67,7 +69,7 @@ class UserView(APIView):
 class RegisterView(PublicView):
     """Register; JSON, or multipart when an avatar is sent."""
 
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [JSONParser, StrictMultiPartParser]
     error_statuses = {
         409: "Username, email or phone already taken",
         413: "Avatar too large",
@@ -117,6 +119,7 @@ class LoginView(PublicView):
 
 class RefreshView(PublicView):
     realm = "user"
+    parser_classes = JSON_ONLY
     account_serializer: type[Serializer] = UserSerializer
     error_statuses = {401: "Refresh token invalid, expired, revoked or reused"}
 
@@ -173,7 +176,7 @@ class MeView(UserView):
 
 
 class AvatarView(UserView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [StrictMultiPartParser]
     error_statuses = {413: "File too large"}
 
     @extend_schema(request=AvatarSerializer, responses=UserSerializer, tags=["users"])

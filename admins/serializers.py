@@ -8,9 +8,11 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from accounts.serializers import (
     AccountSerializer,
+    FormBlankMixin,
     ProfileUpdateSerializer,
     RegisterSerializer,
     TokenPairSerializer,
@@ -74,18 +76,39 @@ class AdminTokenPairSerializer(TokenPairSerializer):
     admin = AdminSerializer()
 
 
+class QueryChoiceField(FormBlankMixin, serializers.ChoiceField):
+    """`?ordering=` (sent, but empty) is not one of the choices: a 400, not the default."""
+
+
+class QueryBooleanField(FormBlankMixin, serializers.BooleanField):
+    """`true` or `false`; absent means no filter. Anything else, `?is_active=` (sent
+    empty) and DRF's other spellings (`1`, `yes`, `null`...) included, is a 400."""
+
+    default_empty_html = empty  # absent from the query string: the filter is left out
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data not in ("true", "false"):
+            self.fail("invalid", input=data)
+        return data == "true"
+
+
 class UserListQuerySerializer(serializers.Serializer):
     """The filters of GET /admin/users; anything outside them is a VALIDATION_ERROR."""
 
     ORDERINGS = ("id", "username", "email", "created_at", "last_login")
 
-    search = serializers.CharField(required=False, max_length=254)
-    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
-    is_locked = serializers.BooleanField(required=False, allow_null=True, default=None)
-    deleted = serializers.ChoiceField(
+    # `?search=` (an empty search box) filters nothing.
+    search = serializers.CharField(required=False, allow_blank=True, max_length=254)
+    is_active = QueryBooleanField()
+    is_locked = QueryBooleanField()
+    deleted = QueryChoiceField(
         choices=("exclude", "include", "only"), required=False, default="exclude"
     )
-    ordering = serializers.ChoiceField(
+    ordering = QueryChoiceField(
         choices=[*ORDERINGS, *(f"-{field}" for field in ORDERINGS)],
         required=False,
         default="-created_at",

@@ -12,7 +12,6 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 
 from accounts import services
@@ -33,6 +32,7 @@ from admins.serializers import (
     UserListQuerySerializer,
 )
 from config.api.pagination import PagePagination
+from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
@@ -100,7 +100,7 @@ class StaffViewSet(viewsets.GenericViewSet):
 
     authentication_classes = [BearerAuthentication]
     lookup_value_regex = r"[0-9]+"
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = JSON_ONLY
 
     @property
     def admin(self) -> Admin:
@@ -130,6 +130,8 @@ class UserAdminViewSet(StaffViewSet):
 
     queryset = User.objects.all()
     serializer_class = StaffUserSerializer
+    # Multipart for an update that sets the avatar.
+    parser_classes = [JSONParser, StrictMultiPartParser]
     permission_classes = [HasModelPermission, HasScope]
     permission_model = User
     error_statuses = {409: "Username, email or phone already taken"}

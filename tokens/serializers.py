@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from config.api.fields import StrictCharField
 from tokens.models import Token
 
 
@@ -29,6 +30,13 @@ class TokenSerializer(serializers.ModelSerializer):
             "user_agent",
         )
         read_only_fields: tuple[str, ...] = fields
+        # Present for login sessions only (see `to_representation`); the OpenAPI document
+        # lists them as optional (config.api.schema).
+        optional_fields: tuple[str, ...] = ("ip", "user_agent")
+        extra_kwargs = {
+            "ip": {"help_text": "The client address at login (sessions only)."},
+            "user_agent": {"help_text": "The client's User-Agent at login (sessions only)."},
+        }
 
     def get_current(self, token: Token) -> bool:
         current = self.context.get("current_token")
@@ -54,7 +62,7 @@ class TokenWithSecretSerializer(TokenSerializer):
 
 
 class TokenCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=["read", "write"]),
         min_length=1,

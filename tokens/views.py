@@ -16,6 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
 from config.api.pagination import PagePagination
+from config.api.parsers import JSON_ONLY
 from config.api.responses import APIResponse
 from config.ratelimit import throttle
 from tokens.authentication import BearerAuthentication
@@ -40,6 +41,8 @@ class RevokedSerializer(serializers.Serializer):
 class TokenViewSet(viewsets.GenericViewSet):
     authentication_classes = [BearerAuthentication]
     permission_classes = [IsAuthenticated, RequiresSession]
+    # JSON bodies only (API.md): a form cannot say null, a number or a list.
+    parser_classes = JSON_ONLY
     serializer_class = TokenSerializer
     lookup_value_regex = r"[0-9]+"
     error_statuses = {429: "Too many tokens created"}

@@ -23,9 +23,11 @@ from config.api.responses import APIResponse
 
 def _positive_int(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    # `?page=` is sent and empty: not a number, so a VALIDATION_ERROR like `?page=abc`.
+    # ASCII digits only: str.isdigit() admits "²", which int() refuses (a 500).
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise ValidationError({name: ["Must be a positive integer."]})
     return int(raw)
 
