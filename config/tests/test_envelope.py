@@ -194,3 +194,11 @@ def test_a_content_length_of_non_ascii_digits_is_not_a_500(api):
     response = api.get("/api/v1/_probe", CONTENT_LENGTH="²")
 
     assert response.status_code < 500
+
+
+def test_json_nested_too_deeply_is_a_parse_error_not_a_500(api_no_raise):
+    body = '{"email": ' + "[" * 50000 + "]" * 50000 + "}"
+
+    response = api_no_raise.post("/api/v1/_probe", data=body, content_type="application/json")
+
+    assert_error(response, 400, "PARSE_ERROR")
