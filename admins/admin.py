@@ -13,14 +13,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import services
 from accounts.models import User
+from admins import services as staff
 from admins.forms import AdminLoginForm
 from admins.models import Admin
-from admins.services import admin_set_active, audit_log
 from config.api.exceptions import APIError
 from tokens.models import Token
-from tokens.services import token_revoke_all
+from tokens.services import token_revoke_selected
 
 admin.site.login_form = AdminLoginForm
 admin.site.site_header = "Accounts administration"
@@ -104,14 +103,9 @@ class AccountAdmin(admin.ModelAdmin):
 Change = Callable[[Admin, Any], object]
 
 
-def _account_action(
-    name: str, verb: str, description: str, change: Change, *, audited: bool = False
-) -> Any:
-    """An admin-site action that runs one account service on each selected account, as
-    the API would, and says what it did.
-
-    `audited`: the service writes the audit line itself (the admin-management ones do).
-    """
+def _account_action(name: str, description: str, change: Change) -> Any:
+    """An admin-site action that runs one staff service (the same the API runs, audit line
+    included) on each selected account, and says what it did."""
 
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         actor = cast(Admin, request.user)
@@ -122,10 +116,8 @@ def _account_action(
             except APIError as exc:
                 modeladmin.message_user(request, f"{account}: {exc.message}", level=messages.ERROR)
                 continue
-            if not audited:
-                audit_log(actor=actor, action=verb, target=account)
             done += 1
-        modeladmin.message_user(request, f"{verb.capitalize()}: {done} account(s).")
+        modeladmin.message_user(request, f"{description}: {done} account(s).")
 
     action.__name__ = name  # the admin site names an action after its function
     return admin.action(permissions=["change"], description=description)(action)
@@ -133,53 +125,43 @@ def _account_action(
 
 unlock = _account_action(
     "unlock",
-    "unlock",
     "Unlock selected accounts",
-    lambda actor, account: services.account_unlock(account=account),
+    lambda actor, account: staff.staff_unlock(actor=actor, account=account),
 )
 revoke_tokens = _account_action(
     "revoke_tokens",
-    "revoke_tokens",
     "Revoke every token of the selected accounts",
-    lambda actor, account: token_revoke_all(owner=account),
+    lambda actor, account: staff.staff_revoke_tokens(actor=actor, account=account),
 )
 block_users = _account_action(
     "block_users",
-    "block",
     "Block selected users (revokes their tokens)",
-    lambda actor, account: services.account_set_active(account=account, active=False),
+    lambda actor, account: staff.staff_set_active(actor=actor, account=account, active=False),
 )
 activate_users = _account_action(
     "activate_users",
-    "activate",
     "Activate selected users",
-    lambda actor, account: services.account_set_active(account=account, active=True),
+    lambda actor, account: staff.staff_set_active(actor=actor, account=account, active=True),
 )
 delete_users = _account_action(
     "delete_users",
-    "delete",
     "Soft-delete selected users (revokes their tokens)",
-    lambda actor, account: services.account_soft_delete(account=account),
+    lambda actor, account: staff.staff_delete(actor=actor, account=account),
 )
 restore_users = _account_action(
     "restore_users",
-    "restore",
     "Restore selected deleted users",
-    lambda actor, account: services.account_restore(account=account),
+    lambda actor, account: staff.staff_restore(actor=actor, account=account),
 )
 block_admins = _account_action(
     "block_admins",
-    "block",
     "Block selected admins (revokes their tokens)",
-    lambda actor, account: admin_set_active(actor=actor, target=account, active=False),
-    audited=True,
+    lambda actor, account: staff.admin_set_active(actor=actor, target=account, active=False),
 )
 activate_admins = _account_action(
     "activate_admins",
-    "activate",
     "Activate selected admins",
-    lambda actor, account: admin_set_active(actor=actor, target=account, active=True),
-    audited=True,
+    lambda actor, account: staff.admin_set_active(actor=actor, target=account, active=True),
 )
 
 
@@ -229,7 +211,7 @@ class AdminAdmin(AccountAdmin):
 def revoke_selected_tokens(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
-    revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    revoked = token_revoke_selected(tokens=queryset)
     modeladmin.message_user(request, f"Revoked {revoked} token(s).")
 
 

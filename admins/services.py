@@ -11,10 +11,12 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
+from accounts import services as accounts
 from accounts.models import User
-from accounts.services import account_create, account_set_active, account_update
 from admins.models import Admin
 from config.api.exceptions import Forbidden
+from tokens.models import Token
+from tokens.services import token_revoke_all
 
 audit = logging.getLogger("admins.audit")
 
@@ -63,6 +65,51 @@ def user_list(
     return users.order_by(ordering, "-id" if ordering.startswith("-") else "id")
 
 
+def admin_list() -> QuerySet[Admin]:
+    return Admin.objects.order_by("id")
+
+
+def account_tokens(*, account: Any) -> QuerySet[Token]:
+    """Every token an account has or had, newest first (staff see revoked ones too)."""
+    return Token.objects.for_owner(account).order_by("-created_at", "-id")
+
+
+# --- Staff actions on any account: the shared account services, audited ---------------
+
+
+def staff_update(*, actor: Admin, account: Any, **changes: Any) -> Any:
+    account = accounts.account_update(account=account, **changes)
+    audit_log(actor=actor, action="update", target=account)
+    return account
+
+
+def staff_set_active(*, actor: Admin, account: Any, active: bool) -> None:
+    """Activate or block a user (admins go through `admin_set_active`, which guards)."""
+    accounts.account_set_active(account=account, active=active)
+    audit_log(actor=actor, action="activate" if active else "block", target=account)
+
+
+def staff_unlock(*, actor: Admin, account: Any) -> None:
+    accounts.account_unlock(account=account)
+    audit_log(actor=actor, action="unlock", target=account)
+
+
+def staff_delete(*, actor: Admin, account: Any) -> None:
+    accounts.account_soft_delete(account=account)
+    audit_log(actor=actor, action="delete", target=account)
+
+
+def staff_restore(*, actor: Admin, account: Any) -> None:
+    accounts.account_restore(account=account)
+    audit_log(actor=actor, action="restore", target=account)
+
+
+def staff_revoke_tokens(*, actor: Admin, account: Any) -> int:
+    revoked = token_revoke_all(owner=account)
+    audit_log(actor=actor, action="revoke_tokens", target=account)
+    return revoked
+
+
 def _guard_last_superuser(target: Admin) -> None:
     """Refuse to leave no active superuser.
 
@@ -82,7 +129,7 @@ def _guard_last_superuser(target: Admin) -> None:
 
 
 def admin_create(*, actor: Admin, is_superuser: bool = False, **fields: Any) -> Admin:
-    admin = account_create(model=Admin, is_superuser=is_superuser, **fields)
+    admin = accounts.account_create(model=Admin, is_superuser=is_superuser, **fields)
     audit_log(actor=actor, action="create", target=admin)
     return admin
 
@@ -94,7 +141,7 @@ def admin_update(*, actor: Admin, target: Admin, **changes: Any) -> Admin:
         if target.pk == actor.pk:
             raise Forbidden("You cannot demote yourself.")
         _guard_last_superuser(target)
-    admin = account_update(account=target, **changes)
+    admin = accounts.account_update(account=target, **changes)
     audit_log(actor=actor, action="update", target=admin)
     return admin
 
@@ -106,5 +153,5 @@ def admin_set_active(*, actor: Admin, target: Admin, active: bool) -> None:
             raise Forbidden("You cannot block yourself.")
         if target.is_superuser:
             _guard_last_superuser(target)
-    account_set_active(account=target, active=active)
+    accounts.account_set_active(account=target, active=active)
     audit_log(actor=actor, action="activate" if active else "block", target=target)

@@ -35,10 +35,8 @@ from config.api.pagination import PagePagination
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
-from tokens.models import Token
 from tokens.permissions import HasScope, RequiresSession
 from tokens.serializers import TokenSerializer
-from tokens.services import token_revoke_all
 
 TAG = ["admin"]
 
@@ -152,8 +150,9 @@ class UserAdminViewSet(StaffViewSet):
         user = self.get_object()
         serializer = StaffUserUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.account_update(account=user, **serializer.validated_data)
-        admin_services.audit_log(actor=self.admin, action="update", target=user)
+        user = admin_services.staff_update(
+            actor=self.admin, account=user, **serializer.validated_data
+        )
         return self.respond(user, "User updated")
 
     @extend_schema(request=StaffUserUpdateSerializer, tags=TAG)
@@ -163,55 +162,49 @@ class UserAdminViewSet(StaffViewSet):
     @extend_schema(request=None, tags=TAG)
     def destroy(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        services.account_soft_delete(account=user)
-        admin_services.audit_log(actor=self.admin, action="delete", target=user)
+        admin_services.staff_delete(actor=self.admin, account=user)
         return self.respond(user, "User deleted")
 
     @extend_schema(request=None, tags=TAG)
     @action(detail=True, methods=["patch"])
     def activate(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        services.account_set_active(account=user, active=True)
-        admin_services.audit_log(actor=self.admin, action="activate", target=user)
+        admin_services.staff_set_active(actor=self.admin, account=user, active=True)
         return self.respond(user, "User activated")
 
     @extend_schema(request=None, tags=TAG)
     @action(detail=True, methods=["patch"])
     def block(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        services.account_set_active(account=user, active=False)
-        admin_services.audit_log(actor=self.admin, action="block", target=user)
+        admin_services.staff_set_active(actor=self.admin, account=user, active=False)
         return self.respond(user, "User blocked")
 
     @extend_schema(request=None, tags=TAG)
     @action(detail=True, methods=["patch"])
     def unlock(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        services.account_unlock(account=user)
-        admin_services.audit_log(actor=self.admin, action="unlock", target=user)
+        admin_services.staff_unlock(actor=self.admin, account=user)
         return self.respond(user, "User unlocked")
 
     @extend_schema(request=None, tags=TAG)
     @action(detail=True, methods=["patch"])
     def restore(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        services.account_restore(account=user)
-        admin_services.audit_log(actor=self.admin, action="restore", target=user)
+        admin_services.staff_restore(actor=self.admin, account=user)
         return self.respond(user, "User restored")
 
     @extend_schema(responses=TokenSerializer(many=True), tags=TAG)
     @action(detail=True, methods=["get"], serializer_class=TokenSerializer)
     def tokens(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        tokens = Token.objects.for_owner(user).order_by("-created_at", "-id")
+        tokens = admin_services.account_tokens(account=user)
         return self.paginated(tokens, "Tokens retrieved", serializer_class=TokenSerializer)
 
     @extend_schema(request=None, responses={200: None}, tags=TAG)
     @tokens.mapping.delete
     def revoke_tokens(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        revoked = token_revoke_all(owner=user)
-        admin_services.audit_log(actor=self.admin, action="revoke_tokens", target=user)
+        revoked = admin_services.staff_revoke_tokens(actor=self.admin, account=user)
         return APIResponse({"revoked": revoked}, message="Tokens revoked")
 
 
@@ -226,7 +219,7 @@ class AdminAdminViewSet(StaffViewSet):
 
     @extend_schema(tags=TAG)
     def list(self, request: Request) -> APIResponse:
-        admins = Admin.objects.order_by("id")
+        admins = admin_services.admin_list()
         return self.paginated(admins, "Admins retrieved")
 
     @extend_schema(request=AdminCreateSerializer, responses={201: StaffAdminSerializer}, tags=TAG)
@@ -272,6 +265,5 @@ class AdminAdminViewSet(StaffViewSet):
     @action(detail=True, methods=["patch"])
     def unlock(self, request: Request, pk: str) -> APIResponse:
         target = self.get_object()
-        services.account_unlock(account=target)
-        admin_services.audit_log(actor=self.admin, action="unlock", target=target)
+        admin_services.staff_unlock(actor=self.admin, account=target)
         return self.respond(target, "Admin unlocked")

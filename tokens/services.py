@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -141,6 +141,11 @@ def session_refresh(*, refresh_token: str, owner_field: str) -> tuple[TokenPair,
 def token_revoke(*, token: Token) -> None:
     """Revoke one session or personal access token, at once."""
     Token.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def token_revoke_selected(*, tokens: QuerySet[Token]) -> int:
+    """Revoke the live ones among `tokens` (the admin site's selection); return how many."""
+    return tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def token_revoke_all(*, owner: Any, keep: Token | None = None) -> int:

@@ -78,7 +78,9 @@ def test_block_users_revokes_the_users_session_and_refuses_their_login(site, api
     response = _act(site, USERS, "block_users", ada)
 
     assert response.status_code == 200
-    assert ("info", "Block: 1 account(s).") in _messages(response)
+    assert ("info", "Block selected users (revokes their tokens): 1 account(s).") in _messages(
+        response
+    )
     ada.refresh_from_db()
     assert ada.is_active is False
     assert_error(
@@ -225,7 +227,7 @@ def test_blocking_yourself_through_the_action_is_refused_and_changes_nothing(
     assert response.status_code == 200
     messages = _messages(response)
     assert ("error", "root: You cannot block yourself.") in messages
-    assert ("info", "Block: 0 account(s).") in messages
+    assert ("info", "Block selected admins (revokes their tokens): 0 account(s).") in messages
     assert stored(root) == before
     assert token_rows() == tokens_before
     assert audit_lines(caplog) == []
@@ -238,7 +240,9 @@ def test_blocking_yourself_among_others_blocks_only_the_others(site, root):
 
     response = _act(site, ADMINS, "block_admins", root, staffer)
 
-    assert ("info", "Block: 1 account(s).") in _messages(response)
+    assert ("info", "Block selected admins (revokes their tokens): 1 account(s).") in _messages(
+        response
+    )
     root.refresh_from_db()
     staffer.refresh_from_db()
     assert (root.is_active, staffer.is_active) == (True, False)
