@@ -82,9 +82,9 @@ class Cleanup:
     """Undo actions, run in reverse order by `run()` (call it in a `finally`)."""
 
     def __init__(self) -> None:
-        self._actions: list[tuple[str, Callable[[], None]]] = []
+        self._actions: list[tuple[str, Callable[[], object]]] = []
 
-    def push(self, what: str, action: Callable[[], None]) -> None:
+    def push(self, what: str, action: Callable[[], object]) -> None:
         self._actions.append((what, action))
 
     def run(self) -> list[str]:

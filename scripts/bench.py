@@ -27,7 +27,6 @@ import runpy
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from _live import free_port, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 10_000
@@ -126,30 +126,6 @@ def seed() -> dict[str, str]:
 
 
 # --- The run -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def bench_database(url: str) -> tuple[str, Any]:
-    """A fresh `<name>_bench` database on the server of DATABASE_URL, and its dropper."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") + "_bench"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
 def rss_kib(pid: int) -> int:
@@ -291,7 +267,7 @@ def main() -> int:
     }
     drop_database = None
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        env["DATABASE_URL"], drop_database = bench_database(os.environ["DATABASE_URL"])
+        env["DATABASE_URL"], drop_database = fresh_database(os.environ["DATABASE_URL"], "bench")
         backend = "PostgreSQL"
     else:
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"

@@ -39,7 +39,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+
+from _live import delete_cache_keys, free_port, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -243,41 +243,6 @@ if __name__ == "_schemathesis_hooks":
 # --- The run -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def fuzz_database(url: str) -> tuple[str, Any]:
-    """A fresh `fuzz` database on the server of `url`, and its dropper."""
-    import psycopg
-
-    parts = urlsplit(url)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
-
-    return urlunsplit(parts._replace(path=f"/{DATABASE_NAME}")), drop
-
-
-def forget_cache_keys(url: str, prefix: str) -> None:
-    """Delete the run's rate-limit counters (they would expire on their own)."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        for key in client.scan_iter(f"{prefix}:*"):
-            client.delete(key)
-    finally:
-        client.close()
-
-
 def wait_until_up(base: str, server: subprocess.Popen[bytes], deadline: float) -> None:
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -399,7 +364,7 @@ def main() -> int:
     if not server_url.startswith(("postgres://", "postgresql://")):
         print(f"DATABASE_URL must point to a PostgreSQL server, not {server_url.split(':')[0]}")
         return 2
-    database_url, drop_database = fuzz_database(server_url)
+    database_url, drop_database = fresh_database(server_url, DATABASE_NAME)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -456,7 +421,7 @@ def main() -> int:
             server.wait(timeout=60)
         log.close()
         drop_database()
-        forget_cache_keys(env["REDIS_URL"], env["CACHE_KEY_PREFIX"])
+        delete_cache_keys(env["REDIS_URL"], env["CACHE_KEY_PREFIX"])
 
     print("\n=== fuzzing summary ===")
     for result in results:

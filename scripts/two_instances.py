@@ -218,7 +218,7 @@ def main() -> int:
         )
         cleanup.push("drop database instances", drop)
         prefix = f"two-instances-{secrets.token_hex(6)}"
-        cleanup.push(f"delete cache keys {prefix}:*", lambda: _forget(redis_url, prefix))
+        cleanup.push(f"delete cache keys {prefix}:*", lambda: delete_cache_keys(redis_url, prefix))
         upload_dir = workdir / "uploads"
         upload_dir.mkdir()
         port_a, port_b = free_port(), free_port()
@@ -256,10 +256,6 @@ def main() -> int:
             remove_tree(workdir)
     print(f"wall time {time.monotonic() - started:.1f} s", flush=True)
     return checks.summary()
-
-
-def _forget(redis_url: str, prefix: str) -> None:
-    delete_cache_keys(redis_url, prefix)
 
 
 if __name__ == "__main__":
