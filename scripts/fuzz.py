@@ -408,6 +408,8 @@ def main() -> int:
             **os.environ,
             ACCEPTED_LOG_ENV: str(accepted_log),
             "SCHEMATHESIS_HOOKS": str(Path(__file__).resolve()),
+            # schemathesis imports this file as its hooks module: `_live` must be found.
+            "PYTHONPATH": str(ROOT / "scripts"),
             PROTECTED_ENV: ",".join(str(pk) for pk in credentials["protected_token_ids"]),
         }
         for realm in REALMS:
