@@ -7,9 +7,7 @@ behind a barrier, each thread with its own client and its own database connectio
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import login, login_pair
+from accounts.tests.helpers import login, login_pair, run_together
 from tokens.tests.helpers import claims, session_of
 
 pytestmark = [
@@ -31,38 +29,6 @@ pytestmark = [
 ]
 
 PASSWORD = "a sturdy passphrase 42"
-
-
-def run_together(count: int, request: Callable[[APIClient, int], Any]) -> list[Any]:
-    """Send `count` requests at once, one thread and one client each; return the responses.
-
-    A client that does not re-raise view exceptions, so a server error shows up as a 500
-    response to assert on rather than as a crash in a thread.
-    """
-    barrier = threading.Barrier(count)
-    responses: list[Any] = [None] * count
-    failures: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            client = APIClient(raise_request_exception=False)
-            barrier.wait(timeout=30)
-            responses[index] = request(client, index)
-        except BaseException as exc:  # reported below, in the test's own thread
-            failures.append(exc)
-        finally:
-            # Each thread has its own connection; leaving it open would block the flush
-            # that ends a transactional test.
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a request never finished"
-    assert not failures, failures
-    return responses
 
 
 def codes(responses: list[Any]) -> Counter[tuple[int, str | None]]:

@@ -4,13 +4,10 @@ request must leave untouched (an account's stored fields, every token row, the a
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import AbstractAccount
@@ -124,33 +121,3 @@ def capture_audit(caplog: pytest.LogCaptureFixture) -> None:
 def grant(admin: Admin, *codenames: str) -> None:
     """Give a non-superuser admin model permissions directly (not through a group)."""
     admin.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-
-
-def run_together(count: int, request: Callable[[APIClient, int], Any]) -> list[Any]:
-    """Send `count` requests at once, one thread, one client and one connection each.
-
-    The clients do not re-raise view exceptions, so a server error is a 500 to assert on.
-    """
-    barrier = threading.Barrier(count)
-    responses: list[Any] = [None] * count
-    failures: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            client = APIClient(raise_request_exception=False)
-            barrier.wait(timeout=30)
-            responses[index] = request(client, index)
-        except BaseException as exc:  # reported below, in the test's own thread
-            failures.append(exc)
-        finally:
-            # A thread's connection left open would block the flush ending the test.
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a request never finished"
-    assert not failures, failures
-    return responses

@@ -10,7 +10,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer
+from accounts.tests.helpers import assert_error, bearer, run_together
 from admins.models import Admin
 from admins.tests.factories import make_admin
 from admins.tests.helpers import (
@@ -22,7 +22,6 @@ from admins.tests.helpers import (
     audit_lines,
     capture_audit,
     grant,
-    run_together,
     stored,
     token_rows,
 )
