@@ -31,6 +31,7 @@ from accounts.validators import (
     username_validators,
     validate_no_control_characters,
 )
+from tokens.models import Token
 
 
 class AccountQuerySet(models.QuerySet[Any]):
@@ -200,6 +201,46 @@ class AbstractAccount(AbstractBaseUser):
     def clean(self) -> None:
         super().clean()
         self.phone = normalize_phone(self.phone)
+
+    # --- Passwords -------------------------------------------------------------------
+    #
+    # Any password change ends every session and personal access token of the account
+    # (API.md, "Any password change revokes"). The revocation is hooked here, on the
+    # model's own password setters and its save(), and not left to each caller, because
+    # Django itself sets passwords on paths the project does not write: the admin site's
+    # password-change view and its "set password" form (`set_password()` then `save()`),
+    # `manage.py changepassword`, and any form built on `SetPasswordMixin`. A path added
+    # later cannot forget it either. The account services add what a caller decides
+    # (validators, the session a self-service change keeps, notices).
+
+    def set_password(self, raw_password: str | None, *, keep: Token | None = None) -> None:
+        """Set the password; once saved, every token of the account but `keep` is revoked."""
+        super().set_password(raw_password)
+        self._password_keep: Token | None = keep
+        self._password_set = True
+
+    def set_unusable_password(self, *, keep: Token | None = None) -> None:
+        super().set_unusable_password()
+        self._password_keep = keep
+        self._password_set = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        revoke = (
+            getattr(self, "_password_set", False)
+            and not self._state.adding
+            and (update_fields is None or "password" in update_fields)
+        )
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+            if revoke:
+                tokens = Token.objects.for_owner(self).live()
+                keep = self._password_keep
+                if keep is not None:
+                    tokens = tokens.exclude(pk=keep.pk)
+                tokens.update(revoked_at=timezone.now())
+        if update_fields is None or "password" in update_fields:
+            self._password_set, self._password_keep = False, None
 
     @property
     def is_deleted(self) -> bool:

@@ -45,6 +45,11 @@ def _conflict(fields: list[str]) -> Conflict:
     )
 
 
+def _model_of(account: AbstractAccount) -> type[AbstractAccount]:
+    """The account's model (`type()` of the admin site's `request.user` is its lazy wrapper)."""
+    return cast(type[AbstractAccount], account._meta.model)
+
+
 def _log(event: str, *, realm: str, account: Any, ip: str, **extra: Any) -> None:
     """One line per login outcome: event, realm, account id and client IP; never a secret."""
     account_id = account.pk if account is not None else None
@@ -115,7 +120,7 @@ def account_update(*, account: Account, avatar: Any = KEEP, **changes: Any) -> A
     if "username" in changes:
         changes["username"] = normalize_username(changes["username"])
     image = avatar_clean(avatar) if avatar not in (KEEP, None) else None
-    model = type(account)
+    model = _model_of(account)
     unique = {field: changes[field] for field in UNIQUE_FIELDS if changes.get(field)}
     taken = model.objects.conflicts(exclude_pk=account.pk, **unique)
     if taken:
@@ -153,19 +158,54 @@ def _check_password_or_fail(account: AbstractAccount, password: str, field: str)
         raise ValidationError({field: ["The password is incorrect."]})
 
 
+def account_set_password(
+    *, account: AbstractAccount, password: str, keep: Token | None = None, field: str = "password"
+) -> None:
+    """Set an account's password after Django's validators (a refusal names `field`).
+
+    Saving it revokes every session and personal access token of the account except
+    `keep` (the model's own hook: `AbstractAccount.save`), so every caller gets that.
+    """
+    try:
+        password_validation.validate_password(password, user=cast(Any, account))
+    except DjangoValidationError as exc:
+        raise ValidationError({field: exc.messages}) from exc
+    account.set_password(password, keep=keep)
+    account.save(update_fields=["password", "updated_at"])
+
+
 @transaction.atomic
 def account_change_password(
     *, account: AbstractAccount, current_password: str, new_password: str, keep: Token | None
 ) -> None:
     """Set a new password; every other session and token of the account is revoked."""
     _check_password_or_fail(account, current_password, "current_password")
-    try:
-        password_validation.validate_password(new_password, user=cast(Any, account))
-    except DjangoValidationError as exc:
-        raise ValidationError({"new_password": exc.messages}) from exc
-    account.set_password(new_password)
-    account.save(update_fields=["password", "updated_at"])
-    token_revoke_all(owner=account, keep=keep)
+    account_set_password(account=account, password=new_password, keep=keep, field="new_password")
+
+
+def account_confirm_password(
+    *, account: AbstractAccount, password: str, realm: str, ip: str
+) -> None:
+    """A signed-in account confirms its current password (the admin site's password change).
+
+    It counts like a login: a lock in force refuses whatever the password (423), and a
+    wrong password counts towards the lockout (423 on the attempt that reaches it, else
+    401), so a stolen admin-site cookie cannot guess the password at full speed.
+    """
+    now = timezone.now()
+    password_ok = account.check_password(password)
+    if account.locked_until is not None and account.locked_until > now:
+        _log("password_check_refused_locked", realm=realm, account=account, ip=ip)
+        raise AccountLocked(details=_lock_details(account.locked_until, now))
+    if password_ok:
+        return
+    locked_until = _record_failure(account, now)
+    if locked_until is not None:
+        account.locked_until = locked_until
+        _log("account_locked", realm=realm, account=account, ip=ip)
+        raise AccountLocked(details=_lock_details(locked_until, now))
+    _log("password_check_failed", realm=realm, account=account, ip=ip)
+    raise InvalidCredentials("The password is incorrect.")
 
 
 @transaction.atomic
@@ -200,7 +240,9 @@ def account_restore(*, account: AbstractAccount) -> None:
 
 
 def account_unlock(*, account: AbstractAccount) -> None:
-    type(account).objects.filter(pk=account.pk).update(failed_login_attempts=0, locked_until=None)
+    _model_of(account).objects.filter(pk=account.pk).update(
+        failed_login_attempts=0, locked_until=None
+    )
     account.failed_login_attempts, account.locked_until = 0, None
 
 
@@ -229,7 +271,7 @@ def _record_failure(account: AbstractAccount, now: datetime) -> datetime | None:
     reaches_max = Q(failed_login_attempts__gte=max_attempts - 1) & ~lock_over
     if max_attempts <= 1:
         reaches_max |= lock_over
-    model = type(account)
+    model = _model_of(account)
     model.objects.filter(pk=account.pk).exclude(locked_until__gt=now).update(
         failed_login_attempts=Case(
             When(lock_over, then=Value(1)), default=F("failed_login_attempts") + 1

@@ -15,15 +15,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from admins import services as staff
-from admins.forms import AdminLoginForm
 from admins.models import Admin
 from config.api.exceptions import APIError
 from tokens.models import Token
 from tokens.services import token_revoke_selected
-
-admin.site.login_form = AdminLoginForm
-admin.site.site_header = "Accounts administration"
-admin.site.site_title = "Accounts administration"
 
 
 class LockedFilter(admin.SimpleListFilter):

@@ -1,18 +1,22 @@
-"""The Django admin site's login form, through the same lockout and rate limits as the API."""
+"""The Django admin site's login and password-change forms, through the same rate limits,
+lockout and revocation as the API."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
-from accounts.services import account_authenticate
-from accounts.throttling import throttle_login
+from accounts.services import account_authenticate, account_confirm_password
+from accounts.throttling import throttle_login, throttle_password_check
 from admins.models import Admin
 from config.api.exceptions import (
     AccountInactive,
     AccountLocked,
+    APIError,
     InvalidCredentials,
     RateLimited,
     ServiceUnavailable,
@@ -22,6 +26,30 @@ from config.api.net import client_ip
 
 def _minutes(seconds: int) -> int:
     return max(1, (seconds + 59) // 60)
+
+
+def _site_error(exc: APIError, attempts: str) -> ValidationError | None:
+    """What the admin site says for a lock, a rate limit or an unavailable cache; None for
+    the errors each form words itself."""
+    if isinstance(exc, AccountLocked):
+        minutes = _minutes((exc.details or {}).get("retry_after", 60))
+        return ValidationError(
+            f"This account is locked after too many failed attempts. "
+            f"Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
+            f"or ask a superuser to unlock it.",
+            code="locked",
+        )
+    if isinstance(exc, RateLimited):
+        minutes = _minutes((exc.details or {}).get("retry_after", 60))
+        return ValidationError(
+            f"Too many {attempts} from your address. Try again in {minutes} minutes.",
+            code="rate_limited",
+        )
+    if isinstance(exc, ServiceUnavailable):
+        return ValidationError(
+            "This is unavailable right now. Try again shortly.", code="unavailable"
+        )
+    return None
 
 
 class AdminLoginForm(AdminAuthenticationForm):
@@ -42,26 +70,37 @@ class AdminLoginForm(AdminAuthenticationForm):
                 realm="admin",
                 ip=client_ip(self.request),
             )
-        except AccountLocked as exc:
-            minutes = _minutes((exc.details or {}).get("retry_after", 60))
-            raise ValidationError(
-                f"This account is locked after too many failed logins. "
-                f"Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
-                f"or ask a superuser to unlock it.",
-                code="locked",
-            ) from exc
-        except RateLimited as exc:
-            minutes = _minutes((exc.details or {}).get("retry_after", 60))
-            raise ValidationError(
-                f"Too many login attempts from your address. Try again in {minutes} minutes.",
-                code="rate_limited",
-            ) from exc
-        except ServiceUnavailable as exc:
-            raise ValidationError(
-                "Logins are unavailable right now. Try again shortly.", code="unavailable"
-            ) from exc
         except (InvalidCredentials, AccountInactive) as exc:
             raise self.get_invalid_login_error() from exc
+        except APIError as exc:
+            raise (_site_error(exc, "login attempts") or self.get_invalid_login_error()) from exc
         self.user_cache = admin
         self.confirm_login_allowed(admin)
         return self.cleaned_data
+
+
+class AdminSitePasswordChangeForm(PasswordChangeForm):
+    """The admin site's own password change: the old password is checked as the API checks
+    a password (throttled per client IP, and each wrong one counted towards the admin's
+    lockout), and saving revokes every API session and token of the admin."""
+
+    required_css_class = "required"
+
+    def __init__(self, user: Any, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self) -> str:
+        old_password: str = self.cleaned_data["old_password"]
+        try:
+            throttle_password_check(self.request, realm="admin")
+            account_confirm_password(
+                account=self.user, password=old_password, realm="admin", ip=client_ip(self.request)
+            )
+        except InvalidCredentials as exc:
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            ) from exc
+        except APIError as exc:
+            raise (_site_error(exc, "password attempts") or ValidationError(exc.message)) from exc
+        return old_password

@@ -14,5 +14,6 @@ urlpatterns = [
     path("auth/refresh", views.AdminRefreshView.as_view(), name="admin-refresh"),
     path("auth/logout", views.AdminLogoutView.as_view(), name="admin-logout"),
     path("me", views.AdminMeView.as_view(), name="admin-me"),
+    path("me/password", views.AdminPasswordView.as_view(), name="admin-me-password"),
     *router.urls,
 ]

@@ -16,7 +16,13 @@ from rest_framework.request import Request
 
 from accounts import services
 from accounts.models import User
-from accounts.serializers import LoginSerializer, ProfileUpdateSerializer, RefreshSerializer
+from accounts.serializers import (
+    LoginSerializer,
+    PasswordChangeSerializer,
+    ProfileUpdateSerializer,
+    RefreshSerializer,
+)
+from accounts.throttling import throttle_password_check
 from accounts.views import LoginView, LogoutView, RefreshView, UserView
 from admins import services as admin_services
 from admins.models import Admin
@@ -90,6 +96,23 @@ class AdminMeView(AdminView):
         serializer.is_valid(raise_exception=True)
         admin = services.account_update(account=self.admin, **serializer.validated_data)
         return APIResponse(AdminSerializer(admin).data, message="Profile updated")
+
+
+class AdminPasswordView(AdminView):
+    """The admin's own password: every other session and token of the admin is revoked."""
+
+    permission_classes = [IsAdmin, RequiresSession]
+    error_statuses = {429: "Too many attempts"}
+
+    @extend_schema(request=PasswordChangeSerializer, responses={200: None}, tags=TAG)
+    def post(self, request: Request) -> APIResponse:
+        throttle_password_check(request, realm="admin")
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.account_change_password(
+            account=self.admin, keep=self.token, **serializer.validated_data
+        )
+        return APIResponse(None, message="Password changed")
 
 
 class StaffViewSet(viewsets.GenericViewSet):

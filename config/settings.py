@@ -53,7 +53,9 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_URLS_REGEX = r"^/api/.*$"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin app, with the project's site: its login and password forms share the
+    # API's rate limits, lockout and token revocation.
+    "admins.apps.AccountsAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,0 +1,320 @@
+"""Any password change revokes: the admin API's own password change, the admin site's
+password-change page (throttled and counted towards the lockout), the admin site's "set
+password" form for another account, and `manage.py changepassword`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.core.management import call_command
+from django.test import Client
+
+from accounts.models import User
+from accounts.tests.factories import PASSWORD as USER_PASSWORD
+from accounts.tests.factories import make_user
+from accounts.tests.helpers import assert_error, bearer, login, login_pair
+from admins.models import Admin
+from admins.tests.factories import PASSWORD, make_admin
+from admins.tests.helpers import admin_login, admin_pair, stored, token_rows
+from tokens.models import Token
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/admin/me/password"
+ME = "/api/v1/admin/me"
+NEW_PASSWORD = "a brand new staff passphrase 7"
+SITE_PASSWORD_CHANGE = "/admin/password_change/"
+
+
+@pytest.fixture(autouse=True)
+def _generous_login_limit(settings: Any) -> None:
+    """These tests log in several times from one address; the login limit has its own tests."""
+    settings.RATE_LIMIT_ATTEMPTS = 100
+
+
+@pytest.fixture
+def root() -> Admin:
+    return make_admin(username="root", is_superuser=True)
+
+
+def credentials(api, realm, username):
+    """A login session's access and refresh tokens, and a read+write personal token."""
+    pair = admin_pair(api, username) if realm == "admin" else login_pair(api, username)
+    created = api.post(
+        "/api/v1/tokens",
+        {"name": "script", "scopes": ["read", "write"]},
+        format="json",
+        **bearer(pair["access_token"]),
+    )
+    assert created.status_code == 201, created.content
+    return {
+        "access": pair["access_token"],
+        "refresh": pair["refresh_token"],
+        "pat": created.json()["data"]["token"],
+    }
+
+
+def works(api, realm, creds):
+    """The status each old credential gets now."""
+    me = ME if realm == "admin" else "/api/v1/users/me"
+    refresh = "/api/v1/admin/auth/refresh" if realm == "admin" else "/api/v1/auth/refresh"
+    return {
+        "access": api.get(me, **bearer(creds["access"])).status_code,
+        "pat": api.get(me, **bearer(creds["pat"])).status_code,
+        "refresh": api.post(
+            refresh, {"refresh_token": creds["refresh"]}, format="json"
+        ).status_code,
+    }
+
+
+REVOKED = {"access": 401, "pat": 401, "refresh": 401}
+ALIVE = {"access": 200, "pat": 200, "refresh": 200}
+
+
+# --- POST /api/v1/admin/me/password --------------------------------------------------
+
+
+def test_an_admin_changes_their_password_and_every_other_login_ends(api, root):
+    old = credentials(api, "admin", "root")
+    session = admin_pair(api, "root")
+
+    response = api.post(
+        URL,
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        format="json",
+        **bearer(session["access_token"]),
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"success": True, "message": "Password changed", "data": None}
+    assert works(api, "admin", old) == REVOKED
+    assert api.get(ME, **bearer(session["access_token"])).status_code == 200
+    assert_error(admin_login(api, "root", PASSWORD), 401, "INVALID_CREDENTIALS")
+    assert admin_login(api, "root", NEW_PASSWORD).status_code == 200
+
+
+def test_a_wrong_current_password_changes_nothing(api, root):
+    session = admin_pair(api, "root")
+    before, tokens = stored(root), token_rows()
+
+    response = api.post(
+        URL,
+        {"current_password": "not my password", "new_password": NEW_PASSWORD},
+        format="json",
+        **bearer(session["access_token"]),
+    )
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert list(body["error"]["details"]) == ["current_password"]
+    assert stored(root) == before
+    assert token_rows() == tokens
+
+
+def test_a_new_password_the_validators_refuse_changes_nothing(api, root):
+    session = admin_pair(api, "root")
+    before, tokens = stored(root), token_rows()
+
+    response = api.post(
+        URL,
+        {"current_password": PASSWORD, "new_password": "12345678"},
+        format="json",
+        **bearer(session["access_token"]),
+    )
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert list(body["error"]["details"]) == ["new_password"]
+    assert stored(root) == before
+    assert token_rows() == tokens
+
+
+def test_a_personal_token_cannot_change_the_admins_password(api, root):
+    creds = credentials(api, "admin", "root")
+    before, tokens = stored(root), token_rows()
+
+    response = api.post(
+        URL,
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        format="json",
+        **bearer(creds["pat"]),
+    )
+
+    assert_error(response, 403, "INSUFFICIENT_SCOPE")
+    assert stored(root) == before
+    assert token_rows() == tokens
+
+
+def test_a_user_token_is_forbidden_on_the_admins_password(api):
+    ada = make_user(username="ada")
+    token = login_pair(api, "ada")["access_token"]
+    hashed = ada.password
+
+    response = api.post(
+        URL,
+        {"current_password": USER_PASSWORD, "new_password": NEW_PASSWORD},
+        format="json",
+        **bearer(token),
+    )
+
+    assert_error(response, 403, "FORBIDDEN")
+    ada.refresh_from_db()
+    assert ada.password == hashed
+
+
+def test_the_admins_password_change_is_throttled_like_a_password_check(api, root, settings):
+    session = admin_pair(api, "root")
+    settings.RATE_LIMIT_ATTEMPTS = 2
+    wrong = {"current_password": "not my password", "new_password": NEW_PASSWORD}
+    for _ in range(2):
+        response = api.post(URL, wrong, format="json", **bearer(session["access_token"]))
+        assert_error(response, 400, "VALIDATION_ERROR")
+    before = stored(root)
+
+    right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    response = api.post(URL, right, format="json", **bearer(session["access_token"]))
+
+    assert_error(response, 429, "RATE_LIMITED")
+    assert stored(root) == before
+
+
+# --- The admin site's own password-change page ---------------------------------------
+
+
+def _site(admin: Admin) -> Client:
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+def _site_change(client: Client, old: str, new: str = NEW_PASSWORD) -> Any:
+    return client.post(
+        SITE_PASSWORD_CHANGE,
+        {"old_password": old, "new_password1": new, "new_password2": new},
+    )
+
+
+def test_the_site_password_change_revokes_every_api_login_of_the_admin(api, root):
+    old = credentials(api, "admin", "root")
+    client = _site(root)
+
+    response = _site_change(client, PASSWORD)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/password_change/done/"
+    assert works(api, "admin", old) == REVOKED
+    # The admin site's own session survives its own change (Django keeps it).
+    assert client.get("/admin/").status_code == 200
+    assert admin_login(api, "root", NEW_PASSWORD).status_code == 200
+
+
+def test_a_wrong_old_password_on_the_site_counts_towards_the_lockout(api, root, settings):
+    settings.MAX_LOGIN_ATTEMPTS = 3
+    old = credentials(api, "admin", "root")
+    client = _site(root)
+    hashed = Admin.objects.get(pk=root.pk).password
+
+    for attempt in (1, 2):
+        response = _site_change(client, "not my password")
+        assert response.status_code == 200
+        assert "old password was entered incorrectly" in response.content.decode()
+        root.refresh_from_db()
+        assert root.failed_login_attempts == attempt
+        assert root.locked_until is None
+
+    response = _site_change(client, "not my password")
+    assert "locked" in response.content.decode()
+    root.refresh_from_db()
+    assert root.locked_until is not None
+
+    # Locked: even the right old password is refused, and nothing changes.
+    response = _site_change(client, PASSWORD)
+    assert response.status_code == 200
+    assert "locked" in response.content.decode()
+    root.refresh_from_db()
+    assert root.password == hashed
+    assert works(api, "admin", old) == ALIVE
+    assert_error(admin_login(api, "root", PASSWORD), 423, "ACCOUNT_LOCKED")
+
+
+def test_the_site_password_change_is_throttled_per_client_ip(api, root, settings):
+    settings.RATE_LIMIT_ATTEMPTS = 3
+    settings.MAX_LOGIN_ATTEMPTS = 100
+    client = _site(root)
+    hashed = root.password
+    for _ in range(3):
+        assert "incorrectly" in _site_change(client, "not my password").content.decode()
+
+    response = _site_change(client, PASSWORD)
+
+    assert response.status_code == 200
+    assert "Too many password attempts" in response.content.decode()
+    root.refresh_from_db()
+    assert root.password == hashed
+    assert root.failed_login_attempts == 3
+
+
+# --- Another account's password: the admin site's "set password" form -----------------
+
+
+@pytest.mark.parametrize("realm", ["user", "admin"])
+def test_setting_another_accounts_password_with_djangos_admin_form_revokes(api, realm):
+    account: User | Admin = (
+        make_user(username="ada") if realm == "user" else make_admin(username="ada")
+    )
+    old = credentials(api, realm, "ada")
+    form = AdminPasswordChangeForm(
+        account, data={"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    )
+
+    assert form.is_valid(), form.errors
+    form.save()
+
+    assert works(api, realm, old) == REVOKED
+    account.refresh_from_db()
+    assert account.check_password(NEW_PASSWORD)
+
+
+# --- manage.py changepassword --------------------------------------------------------
+
+
+def test_changepassword_revokes_every_login_of_the_admin(api, root, monkeypatch, capsys):
+    old = credentials(api, "admin", "root")
+    monkeypatch.setattr(
+        "django.contrib.auth.management.commands.changepassword.getpass.getpass",
+        lambda prompt="": NEW_PASSWORD,
+    )
+
+    call_command("changepassword", "root")
+
+    assert works(api, "admin", old) == REVOKED
+    assert admin_login(api, "root", NEW_PASSWORD).status_code == 200
+    assert Token.objects.filter(admin=root, revoked_at__isnull=True).count() == 1
+
+
+def test_a_saved_account_whose_password_did_not_change_keeps_its_logins(api, root):
+    old = credentials(api, "admin", "root")
+    root.name = "Renamed"
+    root.save()
+
+    assert works(api, "admin", old) == ALIVE
+
+
+def test_setting_a_password_without_saving_it_revokes_nothing(api, root):
+    old = credentials(api, "admin", "root")
+    root.set_password(NEW_PASSWORD)
+    root.save(update_fields=["name"])
+
+    assert works(api, "admin", old) == ALIVE
+
+
+def test_an_unusable_password_revokes_every_login(api):
+    make_user(username="ada")
+    old = credentials(api, "user", "ada")
+    ada = User.objects.get(username="ada")
+
+    ada.set_unusable_password()
+    ada.save()
+
+    assert works(api, "user", old) == REVOKED
+    assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
