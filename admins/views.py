@@ -35,7 +35,7 @@ from config.api.pagination import PagePagination
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
-from tokens.permissions import HasScope, RequiresSession
+from tokens.permissions import HasScope, RequiresSession, RequiresSessionToWrite
 from tokens.serializers import TokenSerializer
 
 TAG = ["admin"]
@@ -210,11 +210,13 @@ class UserAdminViewSet(StaffViewSet):
 
 class AdminAdminViewSet(StaffViewSet):
     """Superusers manage admins. Nobody blocks or demotes themself, and the last active
-    superuser stays one."""
+    superuser stays one. Every write needs a login session: a personal access token that
+    could create or promote an admin could mint an account to log in as, which a token
+    must never be a way to get."""
 
     queryset = Admin.objects.all()
     serializer_class = StaffAdminSerializer
-    permission_classes = [IsSuperAdmin, HasScope]
+    permission_classes = [IsSuperAdmin, HasScope, RequiresSessionToWrite]
     error_statuses = {409: "Username, email or phone already taken"}
 
     @extend_schema(tags=TAG)
