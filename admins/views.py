@@ -20,7 +20,7 @@ from accounts.serializers import LoginSerializer, ProfileUpdateSerializer, Refre
 from accounts.views import LoginView, LogoutView, RefreshView, UserView
 from admins import services as admin_services
 from admins.models import Admin
-from admins.permissions import HasModelPermission, IsAdmin, IsSuperAdmin
+from admins.permissions import HasModelPermission, HasTokenPermission, IsAdmin, IsSuperAdmin
 from admins.serializers import (
     AdminCreateSerializer,
     AdminSerializer,
@@ -194,7 +194,12 @@ class UserAdminViewSet(StaffViewSet):
         return self.respond(user, "User restored")
 
     @extend_schema(responses=TokenSerializer(many=True), tags=TAG)
-    @action(detail=True, methods=["get"], serializer_class=TokenSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=TokenSerializer,
+        permission_classes=[HasModelPermission, HasTokenPermission, HasScope],
+    )
     def tokens(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
         tokens = admin_services.account_tokens(account=user)
