@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from accounts import services
 from accounts.models import User
 from accounts.serializers import LoginSerializer, ProfileUpdateSerializer, RefreshSerializer
+from accounts.throttling import throttle_profile_update
 from accounts.views import LoginView, LogoutView, RefreshView, UserView
 from admins import services as admin_services
 from admins.models import Admin
@@ -78,7 +79,7 @@ class AdminLogoutView(LogoutView):
 
 
 class AdminMeView(AdminView):
-    error_statuses = {409: "Username, email or phone already taken"}
+    error_statuses = {409: "Username, email or phone already taken", 429: "Too many attempts"}
 
     @extend_schema(responses=AdminSerializer, tags=TAG)
     def get(self, request: Request) -> APIResponse:
@@ -86,6 +87,7 @@ class AdminMeView(AdminView):
 
     @extend_schema(request=ProfileUpdateSerializer, responses=AdminSerializer, tags=TAG)
     def patch(self, request: Request) -> APIResponse:
+        throttle_profile_update(request)
         serializer = ProfileUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         admin = services.account_update(account=self.admin, **serializer.validated_data)
