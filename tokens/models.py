@@ -3,8 +3,8 @@ Credentials: one `Token` row per login session and per personal access token.
 
 A row belongs to exactly one owner, a user or an admin (a database check constraint),
 and goes with its owner (CASCADE). The secret itself is never stored: `token_hash` is the
-SHA-256 of the session key (a JWT access token's `jti`) or of the personal access token.
-Revocation is a timestamp, so the next request with the token fails at once.
+SHA-256 of the session key (the `sid` claim of a session's JWTs) or of the personal access
+token. Revocation is a timestamp, so the next request with the token fails at once.
 
 This app knows the account models only by their string names and by the owner object it
 is handed: `Token.owner_field(owner)` tells which foreign key an owner goes in.

@@ -609,7 +609,7 @@ def test_tokens_lists_that_users_sessions_and_never_a_hash(api, auth, ada):
         assert row.token_hash not in text
         assert row.refresh_jti not in text
     assert first["access_token"] not in text
-    assert claims(first["access_token"])["jti"] not in text
+    assert claims(first["access_token"])["sid"] not in text
 
 
 def test_revoking_a_users_tokens_ends_all_their_sessions_at_once(api, auth, ada, boss, caplog):
