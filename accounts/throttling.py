@@ -1,6 +1,9 @@
-"""The login and registration throttles: every attempt counts, per client IP and realm."""
+"""The throttles of the accounts: login and registration per client IP and realm, profile
+updates per account. Every attempt counts, whatever it answers."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -25,3 +28,18 @@ def throttle_password_check(request: HttpRequest, *, realm: str) -> None:
 
 def throttle_register(request: HttpRequest) -> None:
     throttle(request, group="register", rate=settings.REGISTER_RATE_LIMIT)
+
+
+def _by_account(group: str, request: HttpRequest) -> str:
+    """The authenticated account (realm and id), not the address it calls from."""
+    account: Any = request.user
+    return f"{account._meta.label_lower}:{account.pk}"
+
+
+def throttle_profile_update(request: HttpRequest) -> None:
+    """Profile updates of one account, either realm. A 409 tells whether a username, email
+    or phone is taken, so the attempt counts whether it succeeds, conflicts or is invalid:
+    otherwise the endpoint would be an oracle for other people's contact details."""
+    throttle(
+        request, group="profile-update", rate=settings.PROFILE_UPDATE_RATE_LIMIT, key=_by_account
+    )

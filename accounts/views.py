@@ -31,7 +31,12 @@ from accounts.serializers import (
     UserSerializer,
     UserTokenPairSerializer,
 )
-from accounts.throttling import throttle_login, throttle_password_check, throttle_register
+from accounts.throttling import (
+    throttle_login,
+    throttle_password_check,
+    throttle_profile_update,
+    throttle_register,
+)
 from config.api.net import client_ip
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
@@ -155,6 +160,7 @@ class MeView(UserView):
 
     @extend_schema(request=ProfileUpdateSerializer, responses=UserSerializer, tags=["users"])
     def patch(self, request: Request) -> APIResponse:
+        throttle_profile_update(request)
         serializer = ProfileUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.account_update(account=self.account, **serializer.validated_data)

@@ -2,7 +2,8 @@
 
 Rights are Django's model permissions, managed in one place (the admin site's groups and
 permissions): reading users needs `accounts.view_user`, changing them
-`accounts.change_user`; superusers may do everything.
+`accounts.change_user`, and a user's tokens (which show every session's IP and user agent)
+`tokens.view_token` or `tokens.change_token` besides; superusers may do everything.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from admins.models import Admin
+from tokens.models import Token
 
 
 class IsAdmin(BasePermission):
@@ -39,11 +41,23 @@ class HasModelPermission(IsAdmin):
 
     message = "You do not have the permission this action needs."
 
+    def model(self, view: Any) -> Any:
+        return view.permission_model
+
     def has_permission(self, request: Request, view: Any) -> bool:
         if not super().has_permission(request, view):
             return False
-        model = view.permission_model
+        model = self.model(view)
         action = "view" if request.method in SAFE_METHODS else "change"
         return bool(
             request.user.has_perm(f"{model._meta.app_label}.{action}_{model._meta.model_name}")
         )
+
+
+class HasTokenPermission(HasModelPermission):
+    """The token permission for this method (`tokens.view_token` to list, `change_token` to
+    revoke), as the admin site asks: a session's row shows its IP and user agent, which the
+    user permission alone must not reveal."""
+
+    def model(self, view: Any) -> Any:
+        return Token

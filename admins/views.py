@@ -22,11 +22,11 @@ from accounts.serializers import (
     ProfileUpdateSerializer,
     RefreshSerializer,
 )
-from accounts.throttling import throttle_password_check
+from accounts.throttling import throttle_password_check, throttle_profile_update
 from accounts.views import LoginView, LogoutView, RefreshView, UserView
 from admins import services as admin_services
 from admins.models import Admin
-from admins.permissions import HasModelPermission, IsAdmin, IsSuperAdmin
+from admins.permissions import HasModelPermission, HasTokenPermission, IsAdmin, IsSuperAdmin
 from admins.serializers import (
     AdminCreateSerializer,
     AdminSerializer,
@@ -41,7 +41,7 @@ from config.api.pagination import PagePagination
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
-from tokens.permissions import HasScope, RequiresSession
+from tokens.permissions import HasScope, RequiresSession, RequiresSessionToWrite
 from tokens.serializers import TokenSerializer
 
 TAG = ["admin"]
@@ -84,7 +84,7 @@ class AdminLogoutView(LogoutView):
 
 
 class AdminMeView(AdminView):
-    error_statuses = {409: "Username, email or phone already taken"}
+    error_statuses = {409: "Username, email or phone already taken", 429: "Too many attempts"}
 
     @extend_schema(responses=AdminSerializer, tags=TAG)
     def get(self, request: Request) -> APIResponse:
@@ -92,6 +92,7 @@ class AdminMeView(AdminView):
 
     @extend_schema(request=ProfileUpdateSerializer, responses=AdminSerializer, tags=TAG)
     def patch(self, request: Request) -> APIResponse:
+        throttle_profile_update(request)
         serializer = ProfileUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         admin = services.account_update(account=self.admin, **serializer.validated_data)
@@ -217,7 +218,12 @@ class UserAdminViewSet(StaffViewSet):
         return self.respond(user, "User restored")
 
     @extend_schema(responses=TokenSerializer(many=True), tags=TAG)
-    @action(detail=True, methods=["get"], serializer_class=TokenSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=TokenSerializer,
+        permission_classes=[HasModelPermission, HasTokenPermission, HasScope],
+    )
     def tokens(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
         tokens = admin_services.account_tokens(account=user)
@@ -233,11 +239,13 @@ class UserAdminViewSet(StaffViewSet):
 
 class AdminAdminViewSet(StaffViewSet):
     """Superusers manage admins. Nobody blocks or demotes themself, and the last active
-    superuser stays one."""
+    superuser stays one. Every write needs a login session: a personal access token that
+    could create or promote an admin could mint an account to log in as, which a token
+    must never be a way to get."""
 
     queryset = Admin.objects.all()
     serializer_class = StaffAdminSerializer
-    permission_classes = [IsSuperAdmin, HasScope]
+    permission_classes = [IsSuperAdmin, HasScope, RequiresSessionToWrite]
     error_statuses = {409: "Username, email or phone already taken"}
 
     @extend_schema(tags=TAG)

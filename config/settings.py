@@ -176,6 +176,9 @@ LOCKOUT_DURATION_MINUTES = env.int("LOCKOUT_DURATION_MINUTES", default=30)
 RATE_LIMIT_ATTEMPTS = env.int("RATE_LIMIT_ATTEMPTS", default=5)
 RATE_LIMIT_WINDOW_MINUTES = env.int("RATE_LIMIT_WINDOW_MINUTES", default=15)
 REGISTER_RATE_LIMIT = env.str("REGISTER_RATE_LIMIT", default="10/h")
+# Profile updates (PATCH/PUT of /users/me and /admin/me) per account: a 409 tells whether
+# a value is taken, so unthrottled updates would find other people's email and phone.
+PROFILE_UPDATE_RATE_LIMIT = env.str("PROFILE_UPDATE_RATE_LIMIT", default="30/h")
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 RATELIMIT_USE_CACHE = "default"
 # Fail closed: a rate-limit cache that does not answer means 503, never "unlimited".

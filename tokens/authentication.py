@@ -6,7 +6,8 @@ Two kinds of bearer token:
 - a personal access token (`pat_...`), recognised by its prefix before any JWT parsing;
   a bad checksum is refused without a query, a good one is looked up by its digest;
 - a JWT access token, checked by simplejwt (signature with the configured algorithm
-  only, `exp`, token type), whose `jti` is the session key, looked up by its digest.
+  only, `exp`, token type), whose `sid` is the session key, looked up by its digest (its
+  `jti` is new on every issue and names nothing).
 
 Either way the row and its owner come in one query. A revoked row, or an owner that is
 blocked or soft-deleted, is `TOKEN_INVALID`: logout, block and delete take effect on the
@@ -60,10 +61,10 @@ class BearerAuthentication(BaseAuthentication):
             raise TokenExpired() from exc
         except TokenError as exc:
             raise TokenInvalid() from exc
-        jti = access.get("jti")
-        if not isinstance(jti, str):
+        session_key = access.get("sid")
+        if not isinstance(session_key, str):
             raise TokenInvalid()
-        return digest(jti)
+        return digest(session_key)
 
     @staticmethod
     def _resolve(token_hash: str, kind: str) -> tuple[Any, Token]:

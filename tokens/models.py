@@ -3,8 +3,8 @@ Credentials: one `Token` row per login session and per personal access token.
 
 A row belongs to exactly one owner, a user or an admin (a database check constraint),
 and goes with its owner (CASCADE). The secret itself is never stored: `token_hash` is the
-SHA-256 of the session key (a JWT access token's `jti`) or of the personal access token.
-Revocation is a timestamp, so the next request with the token fails at once.
+SHA-256 of the session key (the `sid` claim of a session's JWTs) or of the personal access
+token. Revocation is a timestamp, so the next request with the token fails at once.
 
 This app knows the account models only by their string names and by the owner object it
 is handed: `Token.owner_field(owner)` tells which foreign key an owner goes in.
@@ -12,8 +12,8 @@ is handed: `Token.owner_field(owner)` tells which foreign key an owner goes in.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from django.db import connections, models
@@ -51,21 +51,25 @@ class TokenQuerySet(models.QuerySet["Token"]):
 
         This runs on every authenticated request, so it skips the ORM's query compiler and
         row iterator, which cost more than the query itself: the SQL (the LEFT JOINs that
-        `select_related("user", "admin")` makes) is composed once per connection from the
-        models' metadata, and each row is converted as the ORM would (the backend's and the
-        fields' converters) and made into model instances with `Model.from_db`.
+        `select_related("user", "admin")` makes) is composed once per database alias from
+        the models' metadata, and each row is converted as the ORM would (the backend's and
+        the fields' converters) and made into model instances with `Model.from_db`.
         """
         connection = connections[self.db]
-        lookup = _owner_lookup(connection)
+        lookup = _owner_lookup(self.db)
         with connection.cursor() as cursor:
             cursor.execute(lookup.sql, [token_hash, kind])
             raw = cursor.fetchone()
         if raw is None:
             return None
         row = list(raw)
+        ops = connection.ops
         for index, converters, expression in lookup.converters:
-            for converter in converters:
-                row[index] = converter(row[index], expression, connection)
+            for converter, of_ops in converters:
+                if of_ops:
+                    row[index] = converter(ops, row[index], expression, connection)
+                else:
+                    row[index] = converter(row[index], expression, connection)
         instances = {
             model: model.from_db(self.db, names, row[start:end])
             for model, names, start, end in lookup.layout
@@ -81,14 +85,42 @@ class _OwnerLookup(NamedTuple):
     sql: str
     # (model, attribute names, first column, last column + 1) for each model in the row
     layout: list[tuple[Any, list[str], int, int]]
-    # (column, converters, expression) for each column whose value needs converting
-    converters: list[tuple[int, list[Any], Any]]
+    # (column, converters, expression) for each column whose value needs converting; a
+    # converter is (function, whether it is a method of the backend's operations)
+    converters: list[tuple[int, list[tuple[Any, bool]], Any]]
     user_model: Any
     admin_model: Any
 
 
-@lru_cache(maxsize=32)
-def _owner_lookup(connection: Any) -> _OwnerLookup:
+# One lookup per database alias and vendor. Not per connection object: each thread has its
+# own (runserver, gthread, ASGI), so a cache keyed on them would miss in every thread and
+# keep each thread's connection alive for as long as the entry lived.
+_owner_lookups: dict[tuple[str, str], _OwnerLookup] = {}
+_owner_lookups_lock = threading.Lock()
+
+
+def _owner_lookup(alias: str) -> _OwnerLookup:
+    """The lookup for database `alias`, built on first use."""
+    key = (alias, connections[alias].vendor)
+    lookup = _owner_lookups.get(key)
+    if lookup is None:
+        with _owner_lookups_lock:
+            lookup = _owner_lookups.get(key)
+            if lookup is None:
+                lookup = _owner_lookups[key] = _build_owner_lookup(connections[alias])
+    return lookup
+
+
+def _unbind(converter: Any, ops: Any) -> tuple[Any, bool]:
+    """A converter that holds no connection: the backend's converters are methods of its
+    operations object, which refers to the connection that built the lookup; they are kept
+    as plain functions and called with the current connection's operations."""
+    if getattr(converter, "__self__", None) is ops:
+        return converter.__func__, True
+    return converter, False
+
+
+def _build_owner_lookup(connection: Any) -> _OwnerLookup:
     quote = connection.ops.quote_name
     user_model: Any = Token._meta.get_field("user").related_model
     admin_model: Any = Token._meta.get_field("admin").related_model
@@ -100,7 +132,7 @@ def _owner_lookup(connection: Any) -> _OwnerLookup:
     columns: list[str] = []
     joins: list[str] = []
     layout: list[tuple[Any, list[str], int, int]] = []
-    converters: list[tuple[int, list[Any], Any]] = []
+    converters: list[tuple[int, list[tuple[Any, bool]], Any]] = []
     model: Any
     for model, alias, fk_column in tables:
         fields = list(model._meta.concrete_fields)
@@ -111,7 +143,8 @@ def _owner_lookup(connection: Any) -> _OwnerLookup:
                 connection
             )
             if found:
-                converters.append((len(columns), found, expression))
+                unbound = [_unbind(converter, connection.ops) for converter in found]
+                converters.append((len(columns), unbound, expression))
             columns.append(f"{alias}.{quote(field.column)}")
         layout.append((model, [field.attname for field in fields], start, len(columns)))
         if fk_column is not None:

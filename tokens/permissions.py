@@ -1,7 +1,9 @@
 """Scopes: what a personal access token may do. Login sessions have every scope.
 
 `read` allows GET, HEAD and OPTIONS; `write` everything else. Managing tokens and
-changing the password need a login session, whatever a personal token's scopes.
+changing the password need a login session, whatever a personal token's scopes, and so
+does every change to admin accounts (a token must never mint an account it could then log
+in as).
 """
 
 from __future__ import annotations
@@ -40,3 +42,13 @@ class RequiresSession(BasePermission):
         if _personal(request) is not None:
             raise InsufficientScope("This needs a login session, not a personal access token.")
         return True
+
+
+class RequiresSessionToWrite(RequiresSession):
+    """Reads are open to a personal access token (with `read`); every write needs a login
+    session, whatever the token's scopes."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return super().has_permission(request, view)

@@ -1,10 +1,12 @@
 """
 Issuing, rotating and revoking login sessions.
 
-A login creates a session row and returns a pair of JWTs (simplejwt): a short-lived
-access token whose `jti` is the session key (the row holds its digest), and a refresh
-token carrying the session key as `sid` and a `jti` of its own. The session's lifetime is
-fixed at login; refreshing rotates the refresh token and never extends it.
+A login creates a session row and returns a pair of JWTs (simplejwt). Both carry the
+session key as `sid` (the row holds its digest) and a `jti` of their own: the access
+token's is fresh random on every issue, so no two access tokens are ever the same string
+(even two refreshes within one second, whose `iat` and `exp` agree); the refresh token's
+is the one the row names as next to rotate. The session's lifetime is fixed at login;
+refreshing rotates the refresh token and never extends it.
 
 Rotation is one conditional UPDATE (`... WHERE refresh_jti = <presented jti>`), so of
 concurrent refreshes with one token exactly one wins. A refresh token that was already
@@ -52,7 +54,8 @@ def owner_is_usable(owner: Any) -> bool:
 
 def _pair(*, session_key: str, refresh_jti: str, expires_at: datetime, now: datetime) -> TokenPair:
     access = AccessToken()
-    access["jti"] = session_key
+    access["sid"] = session_key
+    access["jti"] = uuid.uuid4().hex
     # An access token never outlives its session.
     access_expires = min(now + settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"], expires_at)
     access["exp"] = datetime_to_epoch(access_expires)

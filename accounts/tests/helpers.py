@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import PASSWORD
@@ -69,3 +70,20 @@ def run_together(count: int, request: Callable[[APIClient, int], Any]) -> list[A
     assert not any(thread.is_alive() for thread in threads), "a request never finished"
     assert not failures, failures
     return responses
+
+
+def plain_drf_twin(fast: type[serializers.ModelSerializer]) -> type[serializers.ModelSerializer]:
+    """A plain DRF `ModelSerializer` with `fast`'s model, `Meta.fields` and method fields,
+    but DRF's own `to_representation`: what a fast representation must equal."""
+    methods = {
+        name: serializers.SerializerMethodField()
+        for name, field in fast._declared_fields.items()
+        if isinstance(field, serializers.SerializerMethodField)
+    }
+    getters = {f"get_{name}": getattr(fast, f"get_{name}") for name in methods}
+    meta = type("Meta", (), {"model": fast.Meta.model, "fields": fast.Meta.fields})
+    return type(
+        f"Plain{fast.__name__}",
+        (serializers.ModelSerializer,),
+        {**methods, **getters, "Meta": meta},
+    )

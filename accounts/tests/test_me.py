@@ -13,6 +13,7 @@ from accounts.models import User
 from accounts.tests.factories import PASSWORD, full_width, make_user
 from accounts.tests.helpers import assert_error, bearer, login, login_pair
 from admins.tests.factories import make_admin
+from admins.tests.helpers import admin_token
 from tokens.models import Token
 from tokens.services import session_start
 
@@ -383,6 +384,73 @@ def test_update_refuses_malformed_json(api, ada, token):
 
     assert_error(response, 400, "PARSE_ERROR")
     assert _snapshot(ada) == before
+
+
+# --- Profile update limit ----------------------------------------------------------------
+
+
+def test_profile_updates_are_limited_per_account_whatever_they_answer(api, ada, token, settings):
+    settings.PROFILE_UPDATE_RATE_LIMIT = "4/h"
+    make_user(username="bob", email="bob@example.com", phone="+442079460958")
+    probe = {"name": "Probed", "phone": "+442079460958"}
+    # Frozen, so that the window cannot roll over between the attempts.
+    with time_machine.travel(timezone.now(), tick=False):
+        answers = [
+            api.patch(URL, {"name": "Ada L"}, format="json", **bearer(token)).status_code,
+            api.patch(URL, probe, format="json", **bearer(token)).status_code,
+            api.put(URL, {"email": "not an address"}, format="json", **bearer(token)).status_code,
+            api.put(URL, {"phone": "+442079460958"}, format="json", **bearer(token)).status_code,
+        ]
+        before = _snapshot(ada)
+        refused = [
+            api.patch(URL, {"name": "Renamed"}, format="json", **bearer(token)),
+            api.put(URL, {"name": "Renamed"}, format="json", **bearer(token)),
+            api.patch(URL, probe, format="json", **bearer(token)),
+        ]
+
+    assert answers == [200, 409, 400, 409]
+    for response in refused:
+        body = assert_error(response, 429, "RATE_LIMITED")
+        assert int(response["Retry-After"]) == body["error"]["details"]["retry_after"] >= 1
+    assert _snapshot(ada) == before
+    assert ada.name == "Ada L"
+    # Reading is not an update.
+    assert api.get(URL, **bearer(token)).status_code == 200
+
+
+def test_the_profile_update_limit_counts_every_session_of_the_account(api, ada, settings):
+    settings.PROFILE_UPDATE_RATE_LIMIT = "1/h"
+    first, second = (login_pair(api, "ada")["access_token"] for _ in range(2))
+    with time_machine.travel(timezone.now(), tick=False):
+        assert api.patch(URL, {"name": "One"}, format="json", **bearer(first)).status_code == 200
+        response = api.patch(URL, {"name": "Two"}, format="json", **bearer(second))
+
+    assert_error(response, 429, "RATE_LIMITED")
+    ada.refresh_from_db()
+    assert ada.name == "One"
+
+
+def test_the_profile_update_limit_of_one_account_leaves_others_alone(api, ada, token, settings):
+    settings.PROFILE_UPDATE_RATE_LIMIT = "1/h"
+    bob = make_user(username="bob", email="bob@example.com")
+    bob_token = login_pair(api, "bob")["access_token"]
+    admin = make_admin(id=ada.pk, username="root")
+    root_token = admin_token(api, admin)
+    with time_machine.travel(timezone.now(), tick=False):
+        assert api.patch(URL, {"name": "Once"}, format="json", **bearer(token)).status_code == 200
+        assert_error(
+            api.patch(URL, {"name": "Twice"}, format="json", **bearer(token)), 429, "RATE_LIMITED"
+        )
+        other = api.patch(URL, {"name": "Bob B"}, format="json", **bearer(bob_token))
+        same_id_admin = api.patch(
+            "/api/v1/admin/me", {"name": "Root R"}, format="json", **bearer(root_token)
+        )
+
+    assert other.status_code == 200, other.content
+    assert same_id_admin.status_code == 200, same_id_admin.content
+    bob.refresh_from_db()
+    admin.refresh_from_db()
+    assert (bob.name, admin.name) == ("Bob B", "Root R")
 
 
 # --- DELETE ------------------------------------------------------------------------------

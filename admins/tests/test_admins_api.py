@@ -367,6 +367,68 @@ def test_a_non_superuser_admin_is_forbidden_everywhere_even_with_admin_permissio
     assert api.get(ME, **bearer(root_session["access_token"])).status_code == 200
 
 
+def _pat(api: Any, auth: dict[str, str], scopes: list[str]) -> str:
+    """A personal access token of the caller of `auth`, made through the API."""
+    response = api.post("/api/v1/tokens", {"name": "ci", "scopes": scopes}, format="json", **auth)
+    assert response.status_code == 201, response.content
+    secret: str = response.json()["data"]["token"]
+    return secret
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "", {**NEW, "is_superuser": True}),
+        ("patch", "/{staffer}", {"name": "Promoted", "is_superuser": True}),
+        ("put", "/{staffer}", {"name": "Promoted", "is_superuser": True}),
+        ("patch", "/{staffer}/block", None),
+        ("patch", "/{blocked}/activate", None),
+        ("patch", "/{locked}/unlock", None),
+    ],
+)
+def test_a_write_scope_personal_token_cannot_write_admins(
+    api, auth, root, staffer, method, path, body, caplog
+):
+    blocked = make_admin(username="blocked", email="blocked@example.com", is_active=False)
+    locked = make_admin(username="locked", email="locked@example.com", failed_login_attempts=5)
+    targets = {"staffer": staffer, "blocked": blocked, "locked": locked}
+    pat = _pat(api, auth, ["read", "write"])
+    before = {name: stored(admin) for name, admin in targets.items()}
+    tokens_before = token_rows()
+    capture_audit(caplog)
+
+    url = URL + path.format(**{name: admin.pk for name, admin in targets.items()})
+    response = getattr(api, method)(url, body, format="json", **bearer(pat))
+
+    assert_error(response, 403, "INSUFFICIENT_SCOPE")
+    assert {name: stored(admin) for name, admin in targets.items()} == before
+    assert Admin.objects.count() == 4
+    assert not Admin.objects.filter(username=NEW["username"]).exists()
+    assert token_rows() == tokens_before
+    assert audit_lines(caplog) == []
+
+
+def test_a_read_scope_personal_token_still_reads_admins(api, auth, root, staffer):
+    pat = _pat(api, auth, ["read"])
+
+    listed = api.get(URL, **bearer(pat))
+    detail = api.get(_detail(staffer), **bearer(pat))
+
+    assert listed.status_code == 200
+    assert listed.json()["data"]["total"] == 2
+    assert detail.status_code == 200
+    assert detail.json()["data"]["id"] == staffer.pk
+
+
+def test_a_login_session_of_the_same_superuser_still_writes_admins(api, auth, root, staffer):
+    _pat(api, auth, ["read", "write"])
+
+    response = api.patch(f"{_detail(staffer)}/block", **auth)
+
+    assert response.status_code == 200
+    assert stored(staffer)["is_active"] is False
+
+
 def test_an_admin_cannot_block_themself(api, auth, root, caplog):
     make_admin(username="other", is_superuser=True)
     before, tokens_before = stored(root), token_rows()

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from accounts.models import User
@@ -250,6 +251,33 @@ def test_patch_admin_me_with_a_value_another_admin_holds_in_any_case_is_409(
     body = assert_error(response, 409, "CONFLICT")
     assert body["error"]["details"] == {field: [f"This {field} is already taken."]}
     assert stored(root) == before
+
+
+def test_patch_admin_me_is_limited_per_admin_whatever_it_answers(api, root, settings):
+    settings.PROFILE_UPDATE_RATE_LIMIT = "3/h"
+    make_admin(username="taken", email="taken@example.com", phone="+14155550111")
+    other = make_admin(username="other", email="other@example.com")
+    token, other_token = admin_token(api, root), admin_token(api, other)
+    with time_machine.travel(timezone.now(), tick=False):
+        answers = [
+            api.patch(ME, {"name": "Root A"}, format="json", **bearer(token)).status_code,
+            api.patch(ME, {"phone": "+14155550111"}, format="json", **bearer(token)).status_code,
+            api.patch(ME, {"email": "nope"}, format="json", **bearer(token)).status_code,
+        ]
+        before, tokens_before = stored(root), token_rows()
+        refused = api.patch(ME, {"name": "Root B"}, format="json", **bearer(token))
+        probe = api.patch(ME, {"phone": "+14155550111"}, format="json", **bearer(token))
+        after, tokens_after = stored(root), token_rows()
+        unaffected = api.patch(ME, {"name": "Other O"}, format="json", **bearer(other_token))
+
+    assert answers == [200, 409, 400]
+    body = assert_error(refused, 429, "RATE_LIMITED")
+    assert int(refused["Retry-After"]) == body["error"]["details"]["retry_after"] >= 1
+    assert_error(probe, 429, "RATE_LIMITED")
+    assert (after, tokens_after) == (before, tokens_before)
+    assert before["name"] == "Root A"
+    assert unaffected.status_code == 200, unaffected.content
+    assert stored(other)["name"] == "Other O"
 
 
 def test_patch_admin_me_with_a_username_and_email_only_a_user_holds_is_fine(api, root, ada):

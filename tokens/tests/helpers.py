@@ -27,8 +27,8 @@ def sign(payload: dict[str, Any], *, algorithm: str = "HS256", key: str | None =
 
 
 def session_of(pair: Mapping[str, Any]) -> Token:
-    """The session row behind a token pair (the access token's `jti` is the session key)."""
-    return Token.objects.get(token_hash=digest(claims(pair["access_token"])["jti"]))
+    """The session row behind a token pair (the access token's `sid` is the session key)."""
+    return Token.objects.get(token_hash=digest(claims(pair["access_token"])["sid"]))
 
 
 def tamper(token: str) -> str:

@@ -143,7 +143,30 @@ def test_refresh_token_used_as_access_token_is_token_invalid(api, pair):
 
 
 def test_well_signed_token_for_an_unknown_session_is_token_invalid(api, pair):
-    payload = {**claims(pair["access_token"]), "jti": "no-such-session"}
+    payload = {**claims(pair["access_token"]), "sid": "no-such-session"}
+
+    assert_unauthorized(api.get(ME, **bearer(sign(payload))), "TOKEN_INVALID")
+
+
+@pytest.mark.parametrize("sid", [None, 42, ["a"]], ids=["missing", "number", "list"])
+def test_well_signed_access_token_without_a_session_key_is_token_invalid(api, pair, sid):
+    payload = claims(pair["access_token"])
+    if sid is None:
+        del payload["sid"]
+    else:
+        payload["sid"] = sid
+    tokens_before = list(Token.objects.values_list("pk", "last_used_at", "revoked_at"))
+
+    assert_unauthorized(api.get(ME, **bearer(sign(payload))), "TOKEN_INVALID")
+
+    assert list(Token.objects.values_list("pk", "last_used_at", "revoked_at")) == tokens_before
+
+
+def test_the_session_key_as_jti_alone_no_longer_names_a_session(api, pair):
+    """Only `sid` names the session: a token whose `jti` is the session key and that has no
+    `sid` (the old format) is refused."""
+    payload = claims(pair["access_token"])
+    payload["jti"] = payload.pop("sid")
 
     assert_unauthorized(api.get(ME, **bearer(sign(payload))), "TOKEN_INVALID")
 

@@ -424,7 +424,7 @@ def test_the_database_never_holds_a_secret(api, user, session):
         assert (tokens_table, pat["prefix"]) in stored
         assert (tokens_table, row.token_hash) in stored
     for pair in ({"access_token": session}, second):
-        session_key = claims(pair["access_token"])["jti"]
+        session_key = claims(pair["access_token"])["sid"]
         for table, value in stored:
             assert session_key not in value, table
             assert pair["access_token"] not in value, table

@@ -27,6 +27,11 @@ def refresh(api, refresh_token):
     return api.post(REFRESH, {"refresh_token": refresh_token}, format="json")
 
 
+def refresh_at(api, prefix, refresh_token):
+    """A refresh on the realm whose API starts at `prefix`."""
+    return api.post(f"{prefix}/auth/refresh", {"refresh_token": refresh_token}, format="json")
+
+
 def refreshed_pair(api, refresh_token):
     response = refresh(api, refresh_token)
     assert response.status_code == 200, response.content
@@ -67,6 +72,57 @@ def test_refresh_returns_a_new_pair_that_works(api, user, pair):
     assert new["refresh_token"] != pair["refresh_token"]
     assert api.get(ME, **bearer(new["access_token"])).status_code == 200
     assert Token.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("prefix", "make"),
+    [("/api/v1", make_user), ("/api/v1/admin", make_admin)],
+    ids=["user", "admin"],
+)
+def test_refreshes_within_one_second_each_give_a_new_access_and_refresh_token(api, prefix, make):
+    account = make(password="a sturdy passphrase 42")
+    me = f"{prefix}/me" if prefix.endswith("admin") else ME
+    credentials = {"username": account.username, "password": "a sturdy passphrase 42"}
+    # Frozen: every token is issued within one second, with the same `iat` and `exp`.
+    with time_machine.travel(timezone.now(), tick=False):
+        login = api.post(f"{prefix}/auth/login", credentials, format="json").json()["data"]
+        pairs = [login]
+        for _ in range(2):
+            response = api.post(
+                f"{prefix}/auth/refresh",
+                {"refresh_token": pairs[-1]["refresh_token"]},
+                format="json",
+            )
+            assert response.status_code == 200, response.content
+            pairs.append(response.json()["data"])
+        accesses = [pair["access_token"] for pair in pairs]
+        refreshes = [pair["refresh_token"] for pair in pairs]
+
+        assert len(set(accesses)) == 3
+        assert len(set(refreshes)) == 3
+        assert len({claims(access)["jti"] for access in accesses}) == 3
+        assert len({claims(access)["iat"] for access in accesses}) == 1
+        # One session behind all of them, and its access tokens all work while it lives.
+        assert len({claims(token)["sid"] for token in accesses + refreshes}) == 1
+        assert Token.objects.count() == 1
+        for access in accesses:
+            assert api.get(me, **bearer(access)).status_code == 200
+
+        logout = api.post(f"{prefix}/auth/logout", **bearer(accesses[0]))
+        assert logout.status_code == 200
+
+        for access in accesses:
+            assert_refused(api.get(me, **bearer(access)), "TOKEN_INVALID")
+        assert_refused(refresh_at(api, prefix, refreshes[-1]), "TOKEN_INVALID")
+
+
+def test_the_access_token_of_a_refresh_costs_one_query(api, pair, django_assert_num_queries):
+    new = refreshed_pair(api, pair["refresh_token"])
+
+    with django_assert_num_queries(1):
+        response = api.get(ME, **bearer(new["access_token"]))
+
+    assert response.status_code == 200
 
 
 def test_refresh_response_is_not_cacheable(api, pair):
