@@ -8,6 +8,7 @@ lockout, revocation) is a service's.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, cast
 
 from django.contrib.auth import password_validation
@@ -29,6 +30,7 @@ from accounts.validators import (
     validate_no_control_characters,
 )
 from config.api.fields import StrictCharField
+from tokens.realms import Realm
 
 # Long enough for any passphrase (at least 64 characters are promised), short enough that
 # nobody can make the server hash a megabyte.
@@ -228,5 +230,11 @@ class TokenPairSerializer(serializers.Serializer):
     )
 
 
-class UserTokenPairSerializer(TokenPairSerializer):
-    user = UserSerializer()
+@cache
+def token_pair_serializer(realm: Realm) -> type[TokenPairSerializer]:
+    """The token pair with the account of `realm` under its name (`user` or `admin`), as a
+    login or refresh of that realm answers it (for the OpenAPI document)."""
+    name = f"{realm.name.title()}TokenPairSerializer"
+    return type(
+        name, (TokenPairSerializer,), {realm.name: realm.serializer(), "__module__": __name__}
+    )

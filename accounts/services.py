@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -25,10 +25,12 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.avatars import avatar_clean, avatar_delete, avatar_store
 from accounts.models import AbstractAccount
+from accounts.throttling import throttle_login
 from accounts.validators import normalize_username
 from config.api.exceptions import AccountInactive, AccountLocked, Conflict, InvalidCredentials
 from tokens.models import Token
-from tokens.services import token_revoke_all
+from tokens.realms import Realm, realm_of
+from tokens.services import TokenPair, session_start, token_revoke_all
 
 logger = logging.getLogger("accounts.auth")
 
@@ -50,7 +52,7 @@ def _model_of(account: AbstractAccount) -> type[AbstractAccount]:
     return cast(type[AbstractAccount], account._meta.model)
 
 
-def _log(event: str, *, realm: str, account: Any, ip: str, **extra: Any) -> None:
+def _log(event: str, *, realm: Realm, account: Any, ip: str, **extra: Any) -> None:
     """One line per login outcome: event, realm, account id and client IP; never a secret."""
     account_id = account.pk if account is not None else None
     level = logging.INFO if event == "login_succeeded" else logging.WARNING
@@ -58,10 +60,10 @@ def _log(event: str, *, realm: str, account: Any, ip: str, **extra: Any) -> None
         level,
         "%s realm=%s account=%s ip=%s",
         event,
-        realm,
+        realm.name,
         account_id if account_id is not None else "unknown",
         ip,
-        extra={"event": event, "realm": realm, "account_id": account_id, "ip": ip, **extra},
+        extra={"event": event, "realm": realm.name, "account_id": account_id, "ip": ip, **extra},
     )
 
 
@@ -183,15 +185,14 @@ def account_change_password(
     account_set_password(account=account, password=new_password, keep=keep, field="new_password")
 
 
-def account_confirm_password(
-    *, account: AbstractAccount, password: str, realm: str, ip: str
-) -> None:
+def account_confirm_password(*, account: AbstractAccount, password: str, ip: str) -> None:
     """A signed-in account confirms its current password (the admin site's password change).
 
     It counts like a login: a lock in force refuses whatever the password (423), and a
     wrong password counts towards the lockout (423 on the attempt that reaches it, else
     401), so a stolen admin-site cookie cannot guess the password at full speed.
     """
+    realm = realm_of(account)
     now = timezone.now()
     password_ok = account.check_password(password)
     if account.locked_until is not None and account.locked_until > now:
@@ -292,8 +293,8 @@ def _record_failure(account: AbstractAccount, now: datetime) -> datetime | None:
 
 
 def account_authenticate(
-    *, model: type[Account], identifier: str, password: str, realm: str, ip: str
-) -> Account:
+    *, realm: Realm, identifier: str, password: str, ip: str
+) -> AbstractAccount:
     """The account that `identifier` (username or email, any case) and `password` name.
 
     The password hasher runs exactly once whatever happens, so an unknown account costs
@@ -303,6 +304,7 @@ def account_authenticate(
     password is 403; success clears the counter.
     """
     now = timezone.now()
+    model = realm.model
     account = model.objects.active().by_login(identifier).first()
     if account is None:
         make_password(password)
@@ -336,3 +338,30 @@ def account_authenticate(
     account.failed_login_attempts, account.locked_until, account.last_login = 0, None, now
     _log("login_succeeded", realm=realm, account=account, ip=ip)
     return account
+
+
+class Login(NamedTuple):
+    account: AbstractAccount
+    # The new session's token pair; None for a login that keeps no token session.
+    pair: TokenPair | None
+
+
+def account_login(
+    *,
+    realm: Realm,
+    identifier: str,
+    password: str,
+    ip: str,
+    user_agent: str,
+    start_session: bool = True,
+) -> Login:
+    """Log in to a realm: throttle, authenticate (lockout included), start the session.
+
+    The one login every entry point calls: both realms' APIs, and the Django admin site's
+    login form, which keeps its own cookie session (`start_session=False`). The throttle
+    comes first, so a throttled attempt never reaches the account.
+    """
+    throttle_login(realm=realm, ip=ip)
+    account = account_authenticate(realm=realm, identifier=identifier, password=password, ip=ip)
+    pair = session_start(owner=account, ip=ip, user_agent=user_agent) if start_session else None
+    return Login(account, pair)

@@ -1,45 +1,42 @@
-"""The throttles of the accounts: login and registration per client IP and realm, profile
-updates per account. Every attempt counts, whatever it answers."""
+"""The throttles of the accounts: logins and password confirmations per client IP and
+realm, registration per client IP, profile updates per account. Every attempt counts,
+whatever it answers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
 
-from config.ratelimit import throttle
+from config.ratelimit import ip_bucket, throttle
+from tokens.realms import Realm, account_key
 
 
 def login_rate() -> str:
     return f"{settings.RATE_LIMIT_ATTEMPTS}/{settings.RATE_LIMIT_WINDOW_MINUTES}m"
 
 
-def throttle_login(request: HttpRequest, *, realm: str) -> None:
+def throttle_login(*, realm: Realm, ip: str) -> None:
     """Login attempts of one realm."""
-    throttle(request, group=f"login:{realm}", rate=login_rate())
+    throttle(group=realm.group("login"), rate=login_rate(), key=ip_bucket(ip))
 
 
-def throttle_password_check(request: HttpRequest, *, realm: str) -> None:
+def throttle_password_check(*, realm: Realm, ip: str) -> None:
     """Password confirmations (password change, account deletion): a stolen access token
     must not be a way to guess the password at full speed."""
-    throttle(request, group=f"password-check:{realm}", rate=login_rate())
+    throttle(group=realm.group("password-check"), rate=login_rate(), key=ip_bucket(ip))
 
 
-def throttle_register(request: HttpRequest) -> None:
-    throttle(request, group="register", rate=settings.REGISTER_RATE_LIMIT)
+def throttle_register(*, ip: str) -> None:
+    throttle(group="register", rate=settings.REGISTER_RATE_LIMIT, key=ip_bucket(ip))
 
 
-def _by_account(group: str, request: HttpRequest) -> str:
-    """The authenticated account (realm and id), not the address it calls from."""
-    account: Any = request.user
-    return f"{account._meta.label_lower}:{account.pk}"
-
-
-def throttle_profile_update(request: HttpRequest) -> None:
+def throttle_profile_update(*, account: Any) -> None:
     """Profile updates of one account, either realm. A 409 tells whether a username, email
     or phone is taken, so the attempt counts whether it succeeds, conflicts or is invalid:
     otherwise the endpoint would be an oracle for other people's contact details."""
     throttle(
-        request, group="profile-update", rate=settings.PROFILE_UPDATE_RATE_LIMIT, key=_by_account
+        group="profile-update",
+        rate=settings.PROFILE_UPDATE_RATE_LIMIT,
+        key=account_key(account),
     )

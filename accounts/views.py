@@ -1,25 +1,27 @@
 """
-The user realm's endpoints: register, login, refresh, logout, and `/users/me`.
+The endpoints every realm has, written once: login, refresh and logout, and the account's
+own resource (`MeViewSet`: the profile, its password, its avatar). Each realm's URL module
+wires them with its own realm (`LoginView.as_view(realm=ADMIN)`); nothing here names a
+realm but registration, which only users have.
 
-Views are thin: parse with a serializer, call one service, return data. The login,
-refresh and logout views are written for a realm (class attributes), and the admin realm
-subclasses them with its own model, representation and permission.
+Views are thin: parse with a serializer, call one service, return data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
-from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from accounts import services
 from accounts.models import AbstractAccount, User
-from accounts.permissions import IsUser
 from accounts.serializers import (
     AvatarSerializer,
     LoginSerializer,
@@ -29,10 +31,9 @@ from accounts.serializers import (
     RefreshSerializer,
     RegisterSerializer,
     UserSerializer,
-    UserTokenPairSerializer,
+    token_pair_serializer,
 )
 from accounts.throttling import (
-    throttle_login,
     throttle_password_check,
     throttle_profile_update,
     throttle_register,
@@ -42,10 +43,18 @@ from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
-from tokens.permissions import HasScope, RequiresSession
-from tokens.services import session_refresh, session_start, token_revoke
+from tokens.permissions import HasScope, IsRealmAccount, RequiresSession
+from tokens.realms import Realm
+from tokens.services import session_refresh, token_revoke
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class RealmMixin:
+    # A view written for every realm. Its URL module names the realm it serves
+    # (`as_view(realm=...)`); the class attribute only makes that argument allowed.
+    # (No docstring: the OpenAPI document would show it as every operation's description.)
+    realm: Realm = cast(Realm, None)
 
 
 class PublicView(APIView):
@@ -55,24 +64,9 @@ class PublicView(APIView):
     permission_classes = [AllowAny]
 
 
-class UserView(APIView):
-    authentication_classes = [BearerAuthentication]
-    permission_classes = [IsUser, HasScope]
-    parser_classes = JSON_ONLY
-
-    @property
-    def account(self) -> User:
-        """The caller (IsUser has made sure it is a user)."""
-        return cast(User, self.request.user)
-
-    @property
-    def token(self) -> Token:
-        """The session or personal access token making this request."""
-        return cast(Token, self.request.auth)
-
-
 class RegisterView(PublicView):
-    """Register; JSON, or multipart when an avatar is sent."""
+    """Register a user (admins have no public registration); JSON, or multipart when an
+    avatar is sent."""
 
     parser_classes = [JSONParser, StrictMultiPartParser]
     error_statuses = {
@@ -83,19 +77,16 @@ class RegisterView(PublicView):
 
     @extend_schema(request=RegisterSerializer, responses={201: UserSerializer}, tags=["auth"])
     def post(self, request: Request) -> APIResponse:
-        throttle_register(request)
+        throttle_register(ip=client_ip(request))
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.account_create(model=User, **serializer.validated_data)
         return APIResponse(UserSerializer(user).data, message="Registered", status=201)
 
 
-class LoginView(PublicView):
+class LoginView(RealmMixin, PublicView):
     """Log in by username or email; JSON, or form-encoded as OAuth2 password-flow clients send."""
 
-    realm = "user"
-    account_model: type[AbstractAccount] = User
-    account_serializer: type[Serializer] = UserSerializer
     parser_classes = [JSONParser, FormParser]
     error_statuses = {
         401: "Invalid credentials",
@@ -104,112 +95,150 @@ class LoginView(PublicView):
         429: "Too many attempts",
     }
 
-    @extend_schema(request=LoginSerializer, responses=UserTokenPairSerializer, tags=["auth"])
+    def get_serializer_class(self) -> Any:
+        return token_pair_serializer(self.realm)
+
+    @extend_schema(request=LoginSerializer)
     def post(self, request: Request) -> APIResponse:
-        throttle_login(request, realm=self.realm)
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ip = client_ip(request)
-        account = services.account_authenticate(
-            model=self.account_model,
+        account, pair = services.account_login(  # a session always starts here
+            realm=self.realm,
             identifier=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
-            realm=self.realm,
-            ip=ip,
+            ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
         )
-        pair = session_start(owner=account, ip=ip, user_agent=request.headers.get("User-Agent", ""))
-        data = {**pair, self.realm: self.account_serializer(account).data}
+        data = {**(pair or {}), self.realm.name: self.realm.serializer(account).data}
         return APIResponse(data, message="Logged in", headers=NO_STORE)
 
 
-class RefreshView(PublicView):
-    realm = "user"
+class RefreshView(RealmMixin, PublicView):
+    """Rotate the refresh token: a new token pair; the old refresh token stops working."""
+
     parser_classes = JSON_ONLY
-    account_serializer: type[Serializer] = UserSerializer
     error_statuses = {401: "Refresh token invalid, expired, revoked or reused"}
 
-    @extend_schema(request=RefreshSerializer, responses=UserTokenPairSerializer, tags=["auth"])
+    def get_serializer_class(self) -> Any:
+        return token_pair_serializer(self.realm)
+
+    @extend_schema(request=RefreshSerializer)
     def post(self, request: Request) -> APIResponse:
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair, account = session_refresh(
-            refresh_token=serializer.validated_data["refresh_token"], owner_field=self.realm
+            refresh_token=serializer.validated_data["refresh_token"], realm=self.realm
         )
-        data = {**pair, self.realm: self.account_serializer(account).data}
+        data = {**pair, self.realm.name: self.realm.serializer(account).data}
         return APIResponse(data, message="Token refreshed", headers=NO_STORE)
 
 
-class LogoutView(UserView):
-    permission_classes = [IsUser, RequiresSession]
-    error_statuses = {403: "Not a user, or a personal access token (logout needs a session)"}
+class LogoutView(RealmMixin, APIView):
+    """End the login session behind the access token, at once."""
 
-    @extend_schema(request=None, responses={200: None}, tags=["auth"])
+    authentication_classes = [BearerAuthentication]
+    permission_classes = [IsRealmAccount, RequiresSession]
+    error_statuses = {
+        403: "Another realm's token, or a personal access token (logout needs a session)"
+    }
+
+    @extend_schema(request=None, responses={200: None})
     def post(self, request: Request) -> APIResponse:
-        token_revoke(token=self.token)
+        token_revoke(token=cast(Token, request.auth))
         return APIResponse(None, message="Logged out")
 
 
-class MeView(UserView):
-    """The caller's own account. PUT takes the same optional fields as PATCH."""
+class MeViewSet(RealmMixin, viewsets.GenericViewSet):
+    # The caller's own account: read and change the profile, delete it, change its
+    # password and its avatar. Each realm's URL module wires the methods it offers.
 
+    authentication_classes = [BearerAuthentication]
+    permission_classes = [IsRealmAccount, HasScope]
+    parser_classes = JSON_ONLY
     error_statuses = {409: "Username, email or phone already taken", 429: "Too many attempts"}
+    success_messages = {
+        "retrieve": "Profile retrieved",
+        "partial_update": "Profile updated",
+        "update": "Profile updated",
+        "destroy": "Account deleted",
+        "password": "Password changed",
+        "avatar": "Avatar updated",
+        "remove_avatar": "Avatar removed",
+    }
 
-    @extend_schema(responses=UserSerializer, tags=["users"])
-    def get(self, request: Request) -> APIResponse:
-        return APIResponse(UserSerializer(self.account).data, message="Profile retrieved")
+    @classmethod
+    def route(cls, name: str, **initkwargs: Any) -> Callable[..., Any]:
+        """The view of one `@action` of this singleton resource (no router: it has no ids),
+        with the action's methods and options."""
+        method = getattr(cls, name)
+        return cls.as_view(dict(method.mapping), **method.kwargs, **initkwargs)
 
-    @extend_schema(request=ProfileUpdateSerializer, responses=UserSerializer, tags=["users"])
-    def patch(self, request: Request) -> APIResponse:
-        throttle_profile_update(request)
+    def get_serializer_class(self) -> Any:
+        return self.realm.serializer
+
+    @property
+    def account(self) -> AbstractAccount:
+        """The caller (IsRealmAccount has made sure it is of this realm)."""
+        return cast(AbstractAccount, self.request.user)
+
+    def _show(self, account: AbstractAccount) -> APIResponse:
+        return APIResponse(self.get_serializer(account).data)
+
+    def retrieve(self, request: Request) -> APIResponse:
+        """The caller's own account."""
+        return self._show(self.account)
+
+    @extend_schema(request=ProfileUpdateSerializer)
+    def partial_update(self, request: Request) -> APIResponse:
+        """Change profile fields; a taken username, email or phone is a 409."""
+        throttle_profile_update(account=self.account)
         serializer = ProfileUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.account_update(account=self.account, **serializer.validated_data)
-        return APIResponse(UserSerializer(user).data, message="Profile updated")
+        return self._show(
+            services.account_update(account=self.account, **serializer.validated_data)
+        )
 
-    @extend_schema(request=ProfileUpdateSerializer, responses=UserSerializer, tags=["users"])
-    def put(self, request: Request) -> APIResponse:
-        return self.patch(request)
+    @extend_schema(request=ProfileUpdateSerializer)
+    def update(self, request: Request) -> APIResponse:
+        """Change profile fields: the same optional fields as PATCH."""
+        return self.partial_update(request)
 
-    @extend_schema(request=PasswordConfirmSerializer, responses={200: None}, tags=["users"])
-    def delete(self, request: Request) -> APIResponse:
-        throttle_password_check(request, realm="user")
+    @extend_schema(request=PasswordConfirmSerializer, responses={200: None})
+    def destroy(self, request: Request) -> APIResponse:
+        """Delete the account (soft delete), confirmed by the password; every token ends."""
+        throttle_password_check(realm=self.realm, ip=client_ip(request))
         serializer = PasswordConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.account_soft_delete(
             account=self.account, password=serializer.validated_data["password"]
         )
-        return APIResponse(None, message="Account deleted")
+        return APIResponse(None)
 
-
-class AvatarView(UserView):
-    parser_classes = [StrictMultiPartParser]
-    error_statuses = {413: "File too large"}
-
-    @extend_schema(request=AvatarSerializer, responses=UserSerializer, tags=["users"])
-    def put(self, request: Request) -> APIResponse:
-        serializer = AvatarSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.account_set_avatar(
-            account=self.account, upload=serializer.validated_data["avatar"]
-        )
-        return APIResponse(UserSerializer(user).data, message="Avatar updated")
-
-    @extend_schema(request=None, responses=UserSerializer, tags=["users"])
-    def delete(self, request: Request) -> APIResponse:
-        user = services.account_set_avatar(account=self.account, upload=None)
-        return APIResponse(UserSerializer(user).data, message="Avatar removed")
-
-
-class PasswordView(UserView):
-    permission_classes = [IsUser, RequiresSession]
-    error_statuses = {429: "Too many attempts"}
-
-    @extend_schema(request=PasswordChangeSerializer, responses={200: None}, tags=["users"])
-    def post(self, request: Request) -> APIResponse:
-        throttle_password_check(request, realm="user")
+    @extend_schema(request=PasswordChangeSerializer, responses={200: None})
+    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    def password(self, request: Request) -> APIResponse:
+        """Change the password; every other session and token of the account ends."""
+        throttle_password_check(realm=self.realm, ip=client_ip(request))
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.account_change_password(
-            account=self.account, keep=self.token, **serializer.validated_data
+            account=self.account, keep=cast(Token, request.auth), **serializer.validated_data
         )
-        return APIResponse(None, message="Password changed")
+        return APIResponse(None)
+
+    @extend_schema(request=AvatarSerializer)
+    @action(detail=False, methods=["put"], parser_classes=[StrictMultiPartParser])
+    def avatar(self, request: Request) -> APIResponse:
+        """Replace the avatar (multipart `avatar`: JPEG, PNG or WebP)."""
+        serializer = AvatarSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = services.account_set_avatar(
+            account=self.account, upload=serializer.validated_data["avatar"]
+        )
+        return self._show(account)
+
+    @extend_schema(request=None)
+    @avatar.mapping.delete
+    def remove_avatar(self, request: Request) -> APIResponse:
+        """Remove the avatar."""
+        return self._show(services.account_set_avatar(account=self.account, upload=None))

@@ -3,15 +3,15 @@ lockout and revocation as the API."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from accounts.services import account_authenticate, account_confirm_password
-from accounts.throttling import throttle_login, throttle_password_check
+from accounts.services import account_confirm_password, account_login
+from accounts.throttling import throttle_password_check
 from admins.models import Admin
 from config.api.exceptions import (
     AccountInactive,
@@ -22,6 +22,7 @@ from config.api.exceptions import (
     ServiceUnavailable,
 )
 from config.api.net import client_ip
+from tokens.realms import ADMIN
 
 
 def _minutes(seconds: int) -> int:
@@ -62,20 +63,21 @@ class AdminLoginForm(AdminAuthenticationForm):
         if username is None or not password or self.request is None:
             return self.cleaned_data
         try:
-            throttle_login(self.request, realm="admin")
-            admin = account_authenticate(
-                model=Admin,
+            # The site keeps its own cookie session: no token session starts.
+            admin, _ = account_login(
+                realm=ADMIN,
                 identifier=username,
                 password=password,
-                realm="admin",
                 ip=client_ip(self.request),
+                user_agent=self.request.headers.get("User-Agent", ""),
+                start_session=False,
             )
         except (InvalidCredentials, AccountInactive) as exc:
             raise self.get_invalid_login_error() from exc
         except APIError as exc:
             raise (_site_error(exc, "login attempts") or self.get_invalid_login_error()) from exc
-        self.user_cache = admin
-        self.confirm_login_allowed(admin)
+        self.user_cache = cast(Admin, admin)
+        self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
 
 
@@ -93,10 +95,9 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
     def clean_old_password(self) -> str:
         old_password: str = self.cleaned_data["old_password"]
         try:
-            throttle_password_check(self.request, realm="admin")
-            account_confirm_password(
-                account=self.user, password=old_password, realm="admin", ip=client_ip(self.request)
-            )
+            ip = client_ip(self.request)
+            throttle_password_check(realm=ADMIN, ip=ip)
+            account_confirm_password(account=self.user, password=old_password, ip=ip)
         except InvalidCredentials as exc:
             raise ValidationError(
                 self.error_messages["password_incorrect"], code="password_incorrect"

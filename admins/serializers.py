@@ -15,7 +15,6 @@ from accounts.serializers import (
     FormBlankMixin,
     ProfileUpdateSerializer,
     RegisterSerializer,
-    TokenPairSerializer,
     UserSerializer,
 )
 from admins.models import Admin
@@ -70,10 +69,6 @@ class AdminCreateSerializer(RegisterSerializer):
 
 class AdminUpdateSerializer(ProfileUpdateSerializer):
     is_superuser = serializers.BooleanField(required=False)
-
-
-class AdminTokenPairSerializer(TokenPairSerializer):
-    admin = AdminSerializer()
 
 
 class QueryChoiceField(FormBlankMixin, serializers.ChoiceField):

@@ -1,19 +1,24 @@
-"""The admin realm's routes, under /api/v1/admin/."""
+"""The admin realm's routes, under /api/v1/admin/: the views every realm shares, wired
+with the admin realm, and the staff's own viewsets."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from accounts.views import LoginView, LogoutView, MeViewSet, RefreshView
 from admins import views
+from tokens.realms import ADMIN
 
 router = SimpleRouter(trailing_slash=False)
 router.register("users", views.UserAdminViewSet, basename="admin-user")
 router.register("admins", views.AdminAdminViewSet, basename="admin-admin")
 
+me = MeViewSet.as_view({"get": "retrieve", "patch": "partial_update"}, realm=ADMIN)
+
 urlpatterns = [
-    path("auth/login", views.AdminLoginView.as_view(), name="admin-login"),
-    path("auth/refresh", views.AdminRefreshView.as_view(), name="admin-refresh"),
-    path("auth/logout", views.AdminLogoutView.as_view(), name="admin-logout"),
-    path("me", views.AdminMeView.as_view(), name="admin-me"),
-    path("me/password", views.AdminPasswordView.as_view(), name="admin-me-password"),
+    path("auth/login", LoginView.as_view(realm=ADMIN), name="admin-login"),
+    path("auth/refresh", RefreshView.as_view(realm=ADMIN), name="admin-refresh"),
+    path("auth/logout", LogoutView.as_view(realm=ADMIN), name="admin-logout"),
+    path("me", me, name="admin-me"),
+    path("me/password", MeViewSet.route("password", realm=ADMIN), name="admin-me-password"),
     *router.urls,
 ]

@@ -1,124 +1,43 @@
 """
-The admin realm's endpoints: admin login and profile, user management, and (for
-superusers) admin management. Views are thin: they parse, call one service, answer.
+The admin realm's own endpoints: user management, and (for superusers) admin management.
+Its login, refresh, logout and `/admin/me` are the views every realm shares
+(`accounts.views`), wired with the admin realm in `admins.urls`.
+
+Views are thin: they parse, call one service, answer.
 """
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 
-from accounts import services
 from accounts.models import User
-from accounts.serializers import (
-    LoginSerializer,
-    PasswordChangeSerializer,
-    ProfileUpdateSerializer,
-    RefreshSerializer,
-)
-from accounts.throttling import throttle_password_check, throttle_profile_update
-from accounts.views import LoginView, LogoutView, RefreshView, UserView
 from admins import services as admin_services
 from admins.models import Admin
-from admins.permissions import HasModelPermission, HasTokenPermission, IsAdmin, IsSuperAdmin
+from admins.permissions import HasModelPermission, HasTokenPermission, IsSuperAdmin
 from admins.serializers import (
     AdminCreateSerializer,
-    AdminSerializer,
-    AdminTokenPairSerializer,
     AdminUpdateSerializer,
     StaffAdminSerializer,
     StaffUserSerializer,
     StaffUserUpdateSerializer,
     UserListQuerySerializer,
 )
-from config.api.pagination import PagePagination
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
-from tokens.permissions import HasScope, RequiresSession, RequiresSessionToWrite
+from tokens.permissions import HasScope, RequiresSessionToWrite
 from tokens.serializers import TokenSerializer
 
-TAG = ["admin"]
 
-
-class AdminView(UserView):
-    permission_classes = [IsAdmin, HasScope]
-
-    @property
-    def admin(self) -> Admin:
-        """The caller (IsAdmin has made sure it is an admin)."""
-        return cast(Admin, self.request.user)
-
-
-class AdminLoginView(LoginView):
-    realm = "admin"
-    account_model = Admin
-    account_serializer = AdminSerializer
-
-    @extend_schema(request=LoginSerializer, responses=AdminTokenPairSerializer, tags=TAG)
-    def post(self, request: Request) -> APIResponse:
-        return super().post(request)
-
-
-class AdminRefreshView(RefreshView):
-    realm = "admin"
-    account_serializer = AdminSerializer
-
-    @extend_schema(request=RefreshSerializer, responses=AdminTokenPairSerializer, tags=TAG)
-    def post(self, request: Request) -> APIResponse:
-        return super().post(request)
-
-
-class AdminLogoutView(LogoutView):
-    permission_classes = [IsAdmin, RequiresSession]
-
-    @extend_schema(request=None, responses={200: None}, tags=TAG)
-    def post(self, request: Request) -> APIResponse:
-        return super().post(request)
-
-
-class AdminMeView(AdminView):
-    error_statuses = {409: "Username, email or phone already taken", 429: "Too many attempts"}
-
-    @extend_schema(responses=AdminSerializer, tags=TAG)
-    def get(self, request: Request) -> APIResponse:
-        return APIResponse(AdminSerializer(self.admin).data, message="Profile retrieved")
-
-    @extend_schema(request=ProfileUpdateSerializer, responses=AdminSerializer, tags=TAG)
-    def patch(self, request: Request) -> APIResponse:
-        throttle_profile_update(request)
-        serializer = ProfileUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        admin = services.account_update(account=self.admin, **serializer.validated_data)
-        return APIResponse(AdminSerializer(admin).data, message="Profile updated")
-
-
-class AdminPasswordView(AdminView):
-    """The admin's own password: every other session and token of the admin is revoked."""
-
-    permission_classes = [IsAdmin, RequiresSession]
-    error_statuses = {429: "Too many attempts"}
-
-    @extend_schema(request=PasswordChangeSerializer, responses={200: None}, tags=TAG)
-    def post(self, request: Request) -> APIResponse:
-        throttle_password_check(request, realm="admin")
-        serializer = PasswordChangeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.account_change_password(
-            account=self.admin, keep=self.token, **serializer.validated_data
-        )
-        return APIResponse(None, message="Password changed")
-
-
-class StaffViewSet(viewsets.GenericViewSet):
+class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """What the user and admin management viewsets share: bearer auth, integer ids, the
-    account found (soft-deleted or not) or a 404 envelope."""
+    account found (soft-deleted or not) or a 404 envelope, paginated lists."""
 
     authentication_classes = [BearerAuthentication]
     lookup_value_regex = r"[0-9]+"
@@ -132,19 +51,9 @@ class StaffViewSet(viewsets.GenericViewSet):
         # One clock for every row's `is_locked`.
         return {**super().get_serializer_context(), "now": timezone.now()}
 
-    def respond(self, account: Any, message: str, status: int = 200) -> APIResponse:
-        serializer = self.get_serializer(account)
-        return APIResponse(serializer.data, message=message, status=status)
-
-    def paginated(
-        self, queryset: QuerySet[Any], message: str, serializer_class: type | None = None
-    ) -> APIResponse:
-        page = self.paginate_queryset(queryset)
-        serializer = (serializer_class or self.get_serializer_class())(
-            page, many=True, context=self.get_serializer_context()
-        )
-        paginator = cast(PagePagination, self.paginator)
-        return APIResponse(paginator.page_data(serializer.data), message=message)
+    def respond(self, account: Any, status: int = 200) -> APIResponse:
+        """The account as staff see it, with the action's success message."""
+        return APIResponse(self.get_serializer(account).data, status=status)
 
 
 class UserAdminViewSet(StaffViewSet):
@@ -158,18 +67,33 @@ class UserAdminViewSet(StaffViewSet):
     permission_model = User
     error_statuses = {409: "Username, email or phone already taken"}
 
-    @extend_schema(parameters=[UserListQuerySerializer], tags=TAG)
-    def list(self, request: Request) -> APIResponse:
-        filters = UserListQuerySerializer(data=request.query_params)
+    success_messages = {
+        "list": "Users retrieved",
+        "retrieve": "User retrieved",
+        "partial_update": "User updated",
+        "update": "User updated",
+        "destroy": "User deleted",
+        "activate": "User activated",
+        "block": "User blocked",
+        "unlock": "User unlocked",
+        "restore": "User restored",
+        "tokens": "Tokens retrieved",
+        "revoke_tokens": "Tokens revoked",
+    }
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        """The list's filters (`UserListQuerySerializer`); other actions find any user."""
+        if self.action != "list":
+            return queryset
+        filters = UserListQuerySerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        users = admin_services.user_list(**filters.validated_data)
-        return self.paginated(users, "Users retrieved")
+        return admin_services.user_list(**filters.validated_data)
 
-    @extend_schema(tags=TAG)
-    def retrieve(self, request: Request, pk: str) -> APIResponse:
-        return self.respond(self.get_object(), "User retrieved")
+    @extend_schema(parameters=[UserListQuerySerializer])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=StaffUserUpdateSerializer, tags=TAG)
+    @extend_schema(request=StaffUserUpdateSerializer)
     def partial_update(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
         serializer = StaffUserUpdateSerializer(data=request.data)
@@ -177,64 +101,63 @@ class UserAdminViewSet(StaffViewSet):
         user = admin_services.staff_update(
             actor=self.admin, account=user, **serializer.validated_data
         )
-        return self.respond(user, "User updated")
+        return self.respond(user)
 
-    @extend_schema(request=StaffUserUpdateSerializer, tags=TAG)
+    @extend_schema(request=StaffUserUpdateSerializer)
     def update(self, request: Request, pk: str) -> APIResponse:
         return self.partial_update(request, pk)
 
-    @extend_schema(request=None, tags=TAG)
+    @extend_schema(request=None)
     def destroy(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
         admin_services.staff_delete(actor=self.admin, account=user)
-        return self.respond(user, "User deleted")
+        return self.respond(user)
 
-    @extend_schema(request=None, tags=TAG)
+    @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def activate(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
         admin_services.staff_set_active(actor=self.admin, account=user, active=True)
-        return self.respond(user, "User activated")
+        return self.respond(user)
 
-    @extend_schema(request=None, tags=TAG)
+    @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def block(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
         admin_services.staff_set_active(actor=self.admin, account=user, active=False)
-        return self.respond(user, "User blocked")
+        return self.respond(user)
 
-    @extend_schema(request=None, tags=TAG)
+    @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def unlock(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
         admin_services.staff_unlock(actor=self.admin, account=user)
-        return self.respond(user, "User unlocked")
+        return self.respond(user)
 
-    @extend_schema(request=None, tags=TAG)
+    @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def restore(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
         admin_services.staff_restore(actor=self.admin, account=user)
-        return self.respond(user, "User restored")
+        return self.respond(user)
 
-    @extend_schema(responses=TokenSerializer(many=True), tags=TAG)
+    @extend_schema(responses=TokenSerializer(many=True))
     @action(
         detail=True,
         methods=["get"],
         serializer_class=TokenSerializer,
         permission_classes=[HasModelPermission, HasTokenPermission, HasScope],
     )
-    def tokens(self, request: Request, pk: str) -> APIResponse:
-        user = self.get_object()
-        tokens = admin_services.account_tokens(account=user)
-        return self.paginated(tokens, "Tokens retrieved", serializer_class=TokenSerializer)
+    def tokens(self, request: Request, pk: str) -> Any:
+        page = self.paginate_queryset(admin_services.account_tokens(account=self.get_object()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={200: None}, tags=TAG)
+    @extend_schema(request=None, responses={200: None})
     @tokens.mapping.delete
     def revoke_tokens(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
         revoked = admin_services.staff_revoke_tokens(actor=self.admin, account=user)
-        return APIResponse({"revoked": revoked}, message="Tokens revoked")
+        return APIResponse({"revoked": revoked})
 
 
 class AdminAdminViewSet(StaffViewSet):
@@ -247,24 +170,28 @@ class AdminAdminViewSet(StaffViewSet):
     serializer_class = StaffAdminSerializer
     permission_classes = [IsSuperAdmin, HasScope, RequiresSessionToWrite]
     error_statuses = {409: "Username, email or phone already taken"}
+    success_messages = {
+        "list": "Admins retrieved",
+        "retrieve": "Admin retrieved",
+        "create": "Admin created",
+        "partial_update": "Admin updated",
+        "update": "Admin updated",
+        "activate": "Admin activated",
+        "block": "Admin blocked",
+        "unlock": "Admin unlocked",
+    }
 
-    @extend_schema(tags=TAG)
-    def list(self, request: Request) -> APIResponse:
-        admins = admin_services.admin_list()
-        return self.paginated(admins, "Admins retrieved")
+    def get_queryset(self) -> Any:
+        return admin_services.admin_list() if self.action == "list" else Admin.objects.all()
 
-    @extend_schema(request=AdminCreateSerializer, responses={201: StaffAdminSerializer}, tags=TAG)
+    @extend_schema(request=AdminCreateSerializer, responses={201: StaffAdminSerializer})
     def create(self, request: Request) -> APIResponse:
         serializer = AdminCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         admin = admin_services.admin_create(actor=self.admin, **serializer.validated_data)
-        return self.respond(admin, "Admin created", status=201)
+        return self.respond(admin, status=201)
 
-    @extend_schema(tags=TAG)
-    def retrieve(self, request: Request, pk: str) -> APIResponse:
-        return self.respond(self.get_object(), "Admin retrieved")
-
-    @extend_schema(request=AdminUpdateSerializer, tags=TAG)
+    @extend_schema(request=AdminUpdateSerializer)
     def partial_update(self, request: Request, pk: str) -> APIResponse:
         target = self.get_object()
         serializer = AdminUpdateSerializer(data=request.data)
@@ -272,29 +199,29 @@ class AdminAdminViewSet(StaffViewSet):
         admin = admin_services.admin_update(
             actor=self.admin, target=target, **serializer.validated_data
         )
-        return self.respond(admin, "Admin updated")
+        return self.respond(admin)
 
-    @extend_schema(request=AdminUpdateSerializer, tags=TAG)
+    @extend_schema(request=AdminUpdateSerializer)
     def update(self, request: Request, pk: str) -> APIResponse:
         return self.partial_update(request, pk)
 
-    @extend_schema(request=None, tags=TAG)
+    @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def activate(self, request: Request, pk: str) -> APIResponse:
         target = self.get_object()
         admin_services.admin_set_active(actor=self.admin, target=target, active=True)
-        return self.respond(target, "Admin activated")
+        return self.respond(target)
 
-    @extend_schema(request=None, tags=TAG)
+    @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def block(self, request: Request, pk: str) -> APIResponse:
         target = self.get_object()
         admin_services.admin_set_active(actor=self.admin, target=target, active=False)
-        return self.respond(target, "Admin blocked")
+        return self.respond(target)
 
-    @extend_schema(request=None, tags=TAG)
+    @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def unlock(self, request: Request, pk: str) -> APIResponse:
         target = self.get_object()
         admin_services.staff_unlock(actor=self.admin, account=target)
-        return self.respond(target, "Admin unlocked")
+        return self.respond(target)

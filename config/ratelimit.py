@@ -11,26 +11,21 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sqlite3
-from collections.abc import Callable
 
-from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
 
 from config.api.exceptions import RateLimited, ServiceUnavailable
-from config.api.net import client_ip
 
 logger = logging.getLogger("config.ratelimit")
 
 CACHE_ERRORS = (RedisError, sqlite3.Error, OSError)
 
-Key = Callable[[str, HttpRequest], str]
 
-
-def by_client_ip(group: str, request: HttpRequest) -> str:
-    """The client's IPv4 address, or its IPv6 /64: one IPv6 host usually holds a whole
-    /64, and would otherwise get a fresh allowance from each of its addresses."""
-    address = client_ip(request)
+def ip_bucket(address: str) -> str:
+    """What a client address counts as: the IPv4 address, or the IPv6 /64, since one IPv6
+    host usually holds a whole /64 and would otherwise get a fresh allowance from each of
+    its addresses."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -42,10 +37,13 @@ def by_client_ip(group: str, request: HttpRequest) -> str:
     return str(ip)
 
 
-def throttle(request: HttpRequest, *, group: str, rate: str, key: Key = by_client_ip) -> None:
-    """Count one attempt in `group`; raise `RateLimited` once `rate` is exceeded."""
+def throttle(*, group: str, rate: str, key: str) -> None:
+    """Count one attempt of `key` (a client's `ip_bucket`, or an account) in `group`;
+    raise `RateLimited` once `rate` is exceeded."""
     try:
-        usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+        usage = get_usage(
+            None, group=group, key=lambda _group, _request: key, rate=rate, increment=True
+        )
     except CACHE_ERRORS as exc:
         logger.error("rate-limit cache unavailable: %s", type(exc).__name__)
         raise ServiceUnavailable(
@@ -54,9 +52,9 @@ def throttle(request: HttpRequest, *, group: str, rate: str, key: Key = by_clien
         ) from exc
     if usage is not None and usage["should_limit"]:
         logger.warning(
-            "rate limited group=%s ip=%s",
+            "rate limited group=%s key=%s",
             group,
-            client_ip(request),
-            extra={"event": "rate_limited", "group": group, "ip": client_ip(request)},
+            key,
+            extra={"event": "rate_limited", "group": group, "key": key},
         )
         raise RateLimited(retry_after=usage["time_left"])

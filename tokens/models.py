@@ -7,7 +7,7 @@ SHA-256 of the session key (the `sid` claim of a session's JWTs) or of the perso
 token. Revocation is a timestamp, so the next request with the token fails at once.
 
 This app knows the account models only by their string names and by the owner object it
-is handed: `Token.owner_field(owner)` tells which foreign key an owner goes in.
+is handed: the owner's realm (`tokens.realms`) names the foreign key it goes in.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.db import connections, models
 from django.db.models import Q
 from django.utils import timezone
 
-OWNER_FIELDS = {"accounts.user": "user", "admins.admin": "admin"}
+from tokens.realms import REALMS, Realm, realm_of
 
 
 class TokenKind(models.TextChoices):
@@ -38,7 +38,10 @@ class TokenQuerySet(models.QuerySet["Token"]):
         return self.filter(Q(revoked_at__isnull=False) | Q(expires_at__lte=now or timezone.now()))
 
     def for_owner(self, owner: Any) -> TokenQuerySet:
-        return self.filter(**{Token.owner_field(owner): owner})
+        return self.filter(**{realm_of(owner).owner_field: owner})
+
+    def of_realm(self, realm: Realm) -> TokenQuerySet:
+        return self.filter(**{f"{realm.owner_field}__isnull": False})
 
     def sessions(self) -> TokenQuerySet:
         return self.filter(kind=TokenKind.SESSION)
@@ -198,14 +201,13 @@ class Token(models.Model):
         # Never the hash: a name and a prefix are enough to recognise a token.
         return f"{self.get_kind_display()} {self.pk} {self.prefix}".rstrip()
 
-    @staticmethod
-    def owner_field(owner: Any) -> str:
-        """`user` or `admin`: the foreign key that holds this owner."""
-        return OWNER_FIELDS[owner._meta.label_lower]
-
     @property
     def owner(self) -> Any:
-        return self.user if self.user_id is not None else self.admin
+        """The account the token belongs to, whichever realm it is of."""
+        for realm in REALMS:
+            if getattr(self, f"{realm.owner_field}_id") is not None:
+                return getattr(self, realm.owner_field)
+        return None
 
     def is_live(self, now: datetime | None = None) -> bool:
         return self.revoked_at is None and self.expires_at > (now or timezone.now())

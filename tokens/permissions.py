@@ -52,3 +52,13 @@ class RequiresSessionToWrite(RequiresSession):
         if request.method in SAFE_METHODS:
             return True
         return super().has_permission(request, view)
+
+
+class IsRealmAccount(BasePermission):
+    """The bearer is an account of the view's realm (`view.realm`): another realm's token is
+    403 here, no token 401."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        realm = view.realm
+        self.message = f"This endpoint is for {realm.title}."
+        return isinstance(request.user, realm.model)

@@ -30,6 +30,7 @@ from rest_framework_simplejwt.utils import datetime_to_epoch
 from config.api.exceptions import NotFound, TokenExpired, TokenInvalid
 from tokens.crypto import DISPLAY_PREFIX_LENGTH, digest, new_personal_token, new_session_key
 from tokens.models import Token, TokenKind
+from tokens.realms import Realm, realm_of
 
 logger = logging.getLogger("tokens")
 
@@ -78,7 +79,7 @@ def session_start(*, owner: Any, ip: str | None, user_agent: str) -> TokenPair:
     session_key = new_session_key()
     refresh_jti = uuid.uuid4().hex
     session = Token.objects.create(
-        **{Token.owner_field(owner): owner},
+        **{realm_of(owner).owner_field: owner},
         kind=TokenKind.SESSION,
         token_hash=digest(session_key),
         refresh_jti=refresh_jti,
@@ -93,11 +94,10 @@ def session_start(*, owner: Any, ip: str | None, user_agent: str) -> TokenPair:
     )
 
 
-def session_refresh(*, refresh_token: str, owner_field: str) -> tuple[TokenPair, Any]:
+def session_refresh(*, refresh_token: str, realm: Realm) -> tuple[TokenPair, Any]:
     """Rotate a session's refresh token; return the new pair and the session's owner.
 
-    `owner_field` is the realm (`user` or `admin`): a refresh token of the other realm's
-    session is as unknown here as a forged one.
+    A refresh token of another realm's session is as unknown here as a forged one.
     """
     try:
         presented = RefreshToken(refresh_token)  # type: ignore[arg-type]
@@ -112,13 +112,14 @@ def session_refresh(*, refresh_token: str, owner_field: str) -> tuple[TokenPair,
     now = timezone.now()
     session = (
         Token.objects.sessions()
-        .select_related(owner_field)
-        .filter(token_hash=digest(session_key), **{f"{owner_field}__isnull": False})
+        .of_realm(realm)
+        .select_related(realm.owner_field)
+        .filter(token_hash=digest(session_key))
         .first()
     )
     if session is None or not session.is_live(now):
         raise TokenInvalid()
-    owner = getattr(session, owner_field)
+    owner = getattr(session, realm.owner_field)
     if not owner_is_usable(owner):
         raise TokenInvalid()
 
@@ -166,7 +167,7 @@ def personal_token_create(
     and stored only as its digest."""
     secret = new_personal_token()
     token = Token.objects.create(
-        **{Token.owner_field(owner): owner},
+        **{realm_of(owner).owner_field: owner},
         kind=TokenKind.PERSONAL,
         name=name,
         prefix=secret[:DISPLAY_PREFIX_LENGTH],

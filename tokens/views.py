@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.conf import settings
-from django.http import HttpRequest
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
@@ -22,16 +21,11 @@ from config.ratelimit import throttle
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
 from tokens.permissions import RequiresSession
+from tokens.realms import account_key
 from tokens.serializers import TokenCreateSerializer, TokenSerializer, TokenWithSecretSerializer
 from tokens.services import personal_token_create, token_revoke_all, token_revoke_own
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _by_account(group: str, request: HttpRequest) -> str:
-    """Token creation is limited per account (realm and id), not per address."""
-    owner: Any = request.user
-    return f"{owner._meta.label_lower}:{owner.pk}"
 
 
 class RevokedSerializer(serializers.Serializer):
@@ -64,8 +58,11 @@ class TokenViewSet(viewsets.GenericViewSet):
         request=TokenCreateSerializer, responses={201: TokenWithSecretSerializer}, tags=["tokens"]
     )
     def create(self, request: Request) -> APIResponse:
+        # Per account (realm and id), not per address.
         throttle(
-            request, group="token-create", rate=settings.TOKEN_CREATE_RATE_LIMIT, key=_by_account
+            group="token-create",
+            rate=settings.TOKEN_CREATE_RATE_LIMIT,
+            key=account_key(request.user),
         )
         serializer = TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -1,4 +1,5 @@
-"""`APIResponse`: a DRF response that names the envelope's success message."""
+"""`APIResponse`: a DRF response that may name the envelope's success message (else the
+renderer takes the view's, see `config.api.renderers`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ class APIResponse(Response):
         self,
         data: Any = None,
         *,
-        message: str = "OK",
+        message: str | None = None,
         status: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:

@@ -51,13 +51,13 @@ def test_ipv6_proxies_and_clients(settings):
 
 
 def test_rate_limits_key_ipv6_clients_by_their_64(settings):
-    from config.ratelimit import by_client_ip
+    from config.ratelimit import ip_bucket
 
-    first = by_client_ip("login", _request("2001:db8:1:2::7"))
-    second = by_client_ip("login", _request("2001:db8:1:2:ffff::1"))
-    other = by_client_ip("login", _request("2001:db8:1:3::7"))
+    first = ip_bucket("2001:db8:1:2::7")
+    second = ip_bucket("2001:db8:1:2:ffff::1")
+    other = ip_bucket("2001:db8:1:3::7")
 
     assert first == second == "2001:db8:1:2::/64"
     assert other != first
-    assert by_client_ip("login", _request("203.0.113.5")) == "203.0.113.5"
-    assert by_client_ip("login", _request("::ffff:203.0.113.5")) == "203.0.113.5"
+    assert ip_bucket("203.0.113.5") == "203.0.113.5"
+    assert ip_bucket("::ffff:203.0.113.5") == "203.0.113.5"

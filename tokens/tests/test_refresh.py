@@ -14,6 +14,7 @@ from accounts.tests.factories import make_user
 from accounts.tests.helpers import assert_error, bearer, login_pair
 from admins.tests.factories import make_admin
 from tokens.models import Token
+from tokens.realms import ADMIN
 from tokens.services import session_refresh, session_start
 from tokens.tests.helpers import claims, session_of, sign, tamper
 
@@ -354,5 +355,5 @@ def test_admin_refresh_token_on_the_user_endpoint_is_token_invalid(api):
 
     assert state(session) == before
     # The admin's own realm still rotates it: the user endpoint did not revoke it.
-    _, owner = session_refresh(refresh_token=admin_pair["refresh_token"], owner_field="admin")
+    _, owner = session_refresh(refresh_token=admin_pair["refresh_token"], realm=ADMIN)
     assert owner == admin

@@ -13,6 +13,7 @@ from accounts.tests.factories import make_user
 from admins.tests.factories import make_admin
 from tokens.crypto import digest
 from tokens.models import Token, TokenKind
+from tokens.realms import realm_of
 from tokens.services import token_revoke, token_revoke_all
 from tokens.tests.helpers import make_session
 
@@ -27,7 +28,7 @@ def make_personal(owner, **fields):
     """A personal access token row, made directly (no service issues them yet)."""
     fields.setdefault("expires_at", timezone.now() + timedelta(days=90))
     return Token.objects.create(
-        **{Token.owner_field(owner): owner},
+        **{realm_of(owner).owner_field: owner},
         kind=TokenKind.PERSONAL,
         name="ci",
         prefix="pat_abcd",
