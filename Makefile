@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate test test-postgres lint format typecheck check clean bench
+.PHONY: install run serve migrate test coverage test-postgres lint format typecheck check clean bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ migrate: install
 test: install
 	$(BIN)/pytest
 
+# The same suite under coverage (lines and branches of the app; pyproject.toml), then the
+# report and the line and branch figures on their own.
+coverage: install
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage report
+	$(BIN)/coverage json --quiet -o - | $(BIN)/python scripts/coverage_totals.py
+
 # The same suite against the PostgreSQL and Redis on this machine.
 test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
@@ -51,7 +58,7 @@ typecheck: install
 	$(BIN)/mypy .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache staticfiles
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache staticfiles .coverage
 
 # Throughput, latency and memory under gunicorn, driven by wrk (scripts/bench.py).
 # PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else the embedded defaults.

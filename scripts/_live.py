@@ -1,16 +1,36 @@
 """
-Helpers shared by the live scripts (`two_instances.py`, `faults.py`): they run the app
-under gunicorn with production settings against real PostgreSQL and Redis, over loopback.
+The toolbox of the scripts that run the app from outside the process, under gunicorn with
+production settings, over loopback: `bench.py` (throughput under wrk), `fuzz.py`
+(schemathesis), `two_instances.py` (two instances on one PostgreSQL and Redis) and
+`faults.py` (Redis and PostgreSQL taken away). There is one way to start, wait for and
+stop a server, and one set of production settings, so a script only says what it changes.
 
-- `Checks` prints one `PASS`/`FAIL` line per expectation and the summary line.
-- `Cleanup` collects what was started or created; its `run()` belongs in a `finally`.
-- `fresh_database` creates a named database on the server of `DATABASE_URL` (and drops it).
-- `seed_users` migrates and creates accounts in a child process with Django set up
-  (`python scripts/_live.py seed NAME...`).
-- `Gunicorn` and `RedisServer` start, probe and stop one process each.
-- `request` and `multipart` speak HTTP with urllib; `Reply` reads the JSON envelope.
+- `DEFAULT_DATABASE_URL` / `DEFAULT_REDIS_URL`, and `database_server_url()` /
+  `redis_url()`: the PostgreSQL server and Redis a run uses, from `DATABASE_URL` /
+  `REDIS_URL` or those defaults.
+- `fresh_database` creates a named database on that server (and gives its dropper);
+  `delete_cache_keys` removes what a run wrote to Redis under its key prefix; `free_port`
+  finds a loopback port for a server.
+- `app_env` is the environment of a production-mode app process: `DEBUG` off, a random
+  `SECRET_KEY` and every setting the scripts rely on given explicitly.
+- `run_python` runs a Python child in the project folder with a timeout; `seed_users`
+  uses it to migrate and create accounts (password `PASSWORD`) with Django set up
+  (`python scripts/_live.py seed NAME...`), `bench.py` and `fuzz.py` for their own seeds.
+- `Gunicorn` starts one instance in its own process group, waits until `/health`
+  answers and stops it (SIGTERM, then SIGKILL); `RedisServer` does the same for a private
+  redis-server (PING). Both wait with `wait_ready` and stop with `stop_process_group`.
+- `Checks` prints one `PASS`/`FAIL` line per expectation and the summary line; `Cleanup`
+  collects what was started or created, and its `run()` belongs in a `finally`;
+  `run_checks` is the frame of a PASS/FAIL script (`two_instances.py`, `faults.py`): a
+  temporary folder, the cleanup whatever happens, the summary and the exit status.
+- `request`, `bearer` and `multipart` speak HTTP with urllib; `Reply` reads the JSON
+  envelope; `small_png` and `png_size` make and read the avatars.
+- `use_project_python` re-runs a script under `.venv/bin/python` when started by another
+  interpreter.
 
 Every wait polls against a deadline; every HTTP request and child process has a timeout.
+The scripts run as `python scripts/NAME.py`, so this folder is on `sys.path` and
+`from _live import ...` needs no PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -26,6 +46,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +63,16 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 PASSWORD = "live check passphrase 2026"  # noqa: S105
 WRONG_PASSWORD = "not the passphrase 2026"  # noqa: S105
 HTTP_TIMEOUT = 15.0
+
+
+def database_server_url() -> str:
+    """The PostgreSQL server a run creates its database on: `DATABASE_URL`, or the default."""
+    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def redis_url() -> str:
+    """The Redis a run uses (under a key prefix of its own): `REDIS_URL`, or the default."""
+    return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
 
 
 def use_project_python() -> None:
@@ -97,6 +128,30 @@ class Cleanup:
             except Exception as exc:
                 failures.append(f"{what}: {type(exc).__name__}: {exc}")
         return failures
+
+
+def run_checks(prefix: str, body: Callable[[Checks, Cleanup, Path], None]) -> int:
+    """Run `body(checks, cleanup, workdir)` with a temporary folder named `prefix...`: an
+    exception is a failed check, the cleanup runs whatever happens (a failure is a failed
+    check), and the folder (server logs) is kept only on failure. Prints the wall time and
+    the summary; the exit status."""
+    checks = Checks()
+    cleanup = Cleanup()
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        body(checks, cleanup, workdir)
+    except Exception as exc:
+        checks.check("the run completed", False, f"{type(exc).__name__}: {exc}")
+    finally:
+        for failure in cleanup.run():
+            checks.check("cleanup", False, failure)
+        if checks.failed:
+            print(f"server logs kept in {workdir}", flush=True)
+        else:
+            remove_tree(workdir)
+    print(f"wall time {time.monotonic() - started:.1f} s", flush=True)
+    return checks.summary()
 
 
 # --- Resources -----------------------------------------------------------------------
@@ -167,20 +222,28 @@ def app_env(**settings: str) -> dict[str, str]:
     return env
 
 
-def seed_users(env: dict[str, str], usernames: list[str]) -> None:
-    """Migrate the database of `env` and create `usernames` (password `PASSWORD`), in a
-    child process with Django set up."""
+def run_python(env: dict[str, str], *args: str, timeout: float) -> str:
+    """Run `python ARGS...` in the project folder with `env`; its standard output. A
+    failure raises `RuntimeError` with the end of its standard error."""
     result = subprocess.run(
-        [sys.executable, __file__, "seed", *usernames],
+        [sys.executable, *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"seeding failed: {result.stderr.strip()[-2000:]}")
+        command = " ".join(["python", *args])
+        raise RuntimeError(f"{command} exited {result.returncode}: {result.stderr.strip()[-2000:]}")
+    return result.stdout
+
+
+def seed_users(env: dict[str, str], usernames: list[str]) -> None:
+    """Migrate the database of `env` and create `usernames` (password `PASSWORD`), in a
+    child process with Django set up."""
+    run_python(env, __file__, "seed", *usernames, timeout=120)
 
 
 def _seed(usernames: list[str]) -> None:
@@ -206,6 +269,40 @@ def remove_tree(path: Path) -> None:
 # --- Processes -----------------------------------------------------------------------
 
 
+def wait_ready(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    *,
+    what: str,
+    probe: str,
+    timeout: float,
+    interval: float,
+    log_path: Path,
+) -> None:
+    """Poll `ready()` until it is true; raise `RuntimeError` if `process` exits first or
+    `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited; see {log_path}")
+        if ready():
+            return
+        time.sleep(interval)
+    raise RuntimeError(f"{what} did not answer {probe} in {timeout:.0f} s")
+
+
+def stop_process_group(process: subprocess.Popen[bytes] | None, grace: float) -> None:
+    """SIGTERM to the process group of `process`, SIGKILL if it has not exited in `grace` s."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 class Gunicorn:
     """One gunicorn instance of the app (`gunicorn.conf.py`), in its own process group."""
 
@@ -215,6 +312,13 @@ class Gunicorn:
         self.base = f"http://127.0.0.1:{port}"
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The master's process id (its workers are its children)."""
+        if self._process is None:
+            raise RuntimeError(f"gunicorn {self.name} is not running")
+        return self._process.pid
 
     def start(self, timeout: float = 30.0) -> None:
         """Start it and wait until `/health` answers 200."""
@@ -227,28 +331,27 @@ class Gunicorn:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"gunicorn {self.name} exited; see {self.log_path}")
-            try:
-                if request("GET", f"{self.base}/health", timeout=2).status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn {self.name} did not answer /health in {timeout:.0f} s")
+        wait_ready(
+            self._process,
+            self.healthy,
+            what=f"gunicorn {self.name}",
+            probe="/health",
+            timeout=timeout,
+            interval=0.1,
+            log_path=self.log_path,
+        )
+
+    def healthy(self) -> bool:
+        """Whether `/health` answers 200 within 2 s."""
+        try:
+            return request("GET", f"{self.base}/health", timeout=2).status == 200
+        except OSError:
+            return False
 
     def stop(self) -> None:
-        """SIGTERM to its process group, SIGKILL if it has not exited within 15 s."""
+        """SIGTERM to its process group (a graceful shutdown), SIGKILL after 15 s."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_process_group(process, grace=15)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -283,14 +386,15 @@ class RedisServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"redis-server exited; see {self.log_path}")
-            if self.answers():
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not answer PING in {timeout:.0f} s")
+        wait_ready(
+            self._process,
+            self.answers,
+            what="redis-server",
+            probe="PING",
+            timeout=timeout,
+            interval=0.05,
+            log_path=self.log_path,
+        )
 
     def answers(self) -> bool:
         try:
@@ -301,16 +405,9 @@ class RedisServer:
             return False
 
     def stop(self) -> None:
-        """Terminate it and wait for the process to exit (SIGKILL after 10 s)."""
+        """SIGTERM, and wait for the process to exit (SIGKILL after 10 s)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process_group(process, grace=10)
 
 
 # --- HTTP ----------------------------------------------------------------------------

@@ -12,9 +12,11 @@ both sides alike. Peak RSS per worker is read from /proc at rest, under read loa
 under login load.
 
 Rate limits are raised for the run (every login would otherwise be throttled), and the
-bench database is dropped afterwards. wrk must be installed: `apt-get install wrk`.
+bench database (`bench`, or `--database-name`) and the run's cache keys are dropped
+afterwards. wrk must be installed: `apt-get install wrk`.
 
     python scripts/bench.py [--duration 5] [--rounds 3] [--connections 8] [--out FILE]
+        [--database-name bench]
 """
 
 from __future__ import annotations
@@ -26,21 +28,28 @@ import re
 import runpy
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from _live import free_port, fresh_database
+from _live import (
+    ROOT,
+    Cleanup,
+    Gunicorn,
+    app_env,
+    bearer,
+    delete_cache_keys,
+    free_port,
+    fresh_database,
+    request,
+    run_python,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 USERS = 10_000
 TOKENS = 50_000
 BENCH_PASSWORD = "bench passphrase 2026"  # noqa: S105 - a throwaway account in a throwaway database
@@ -213,27 +222,14 @@ def wrk(
     }
 
 
-def wait_until_up(base: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not answer /health in time; see the server log")
-
-
 def settle(base: str) -> None:
     """Wait until the workers are idle: a sync worker keeps serving the connections wrk
     left in its backlog (logins take a while) after wrk itself has stopped."""
     quick = 0
     deadline = time.monotonic() + 60
     while quick < 3 and time.monotonic() < deadline:
-        started = time.monotonic()
-        with urllib.request.urlopen(f"{base}/health", timeout=30) as response:  # noqa: S310
-            response.read()
-        quick = quick + 1 if time.monotonic() - started < 0.02 else 0
+        reply = request("GET", f"{base}/health", timeout=30)
+        quick = quick + 1 if reply.seconds < 0.02 else 0
         time.sleep(0.1)
 
 
@@ -243,6 +239,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--out", default=str(ROOT / "bench-results.json"))
+    parser.add_argument(
+        "--database-name",
+        default="bench",
+        help="PostgreSQL only: created afresh, dropped at the end",
+    )
     parser.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seed:
@@ -254,77 +255,59 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="authapi-bench-"))
     port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "RATE_LIMIT_ATTEMPTS": "1000000000",
-        "UPLOAD_DIR": str(workdir / "media"),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "PYTHONPATH": str(ROOT),
-    }
-    drop_database = None
+    settings = {"RATE_LIMIT_ATTEMPTS": "1000000000", "UPLOAD_DIR": str(workdir / "media")}
+    cleanup = Cleanup()
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        env["DATABASE_URL"], drop_database = fresh_database(os.environ["DATABASE_URL"], "bench")
+        settings["DATABASE_URL"], drop_database = fresh_database(
+            os.environ["DATABASE_URL"], args.database_name
+        )
+        cleanup.push(f"drop database {args.database_name}", drop_database)
         backend = "PostgreSQL"
     else:
-        env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
-        env["CACHE_PATH"] = str(workdir / "cache.sqlite3")
+        settings["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        settings["CACHE_PATH"] = str(workdir / "cache.sqlite3")
         backend = "SQLite"
-    cache = "Redis" if env.get("REDIS_URL") else "embedded SQLite cache"
-    if env.get("REDIS_URL"):
-        env["CACHE_KEY_PREFIX"] = f"bench-{secrets.token_hex(4)}"
+    cache_url = os.environ.get("REDIS_URL")
+    cache = "Redis" if cache_url else "embedded SQLite cache"
+    if cache_url:
+        prefix = settings["CACHE_KEY_PREFIX"] = f"bench-{secrets.token_hex(4)}"
+        cleanup.push(f"delete cache keys {prefix}:*", lambda: delete_cache_keys(cache_url, prefix))
+    env = app_env(**settings)
 
-    print(f"seeding {USERS} users and {TOKENS} tokens ({backend}, {cache})...", flush=True)
-    started = time.monotonic()
-    seeded = subprocess.run(
-        [sys.executable, __file__, "--seed"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    credentials = json.loads(seeded.stdout.strip().splitlines()[-1])
-    print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
-
-    base = f"http://127.0.0.1:{port}"
-    login_lua = workdir / "login.lua"
-    login_lua.write_text(LUA_LOGIN % BENCH_PASSWORD)
-    endpoints: list[tuple[str, str, dict[str, str], str | None]] = [
-        ("/health", "/health", {}, None),
-        ("GET /users/me (JWT)", "/api/v1/users/me", _bearer(credentials["user_jwt"]), None),
-        ("GET /users/me (PAT)", "/api/v1/users/me", _bearer(credentials["user_pat"]), None),
-        (
-            "GET /admin/users?page_size=20",
-            "/api/v1/admin/users?page_size=20",
-            _bearer(credentials["admin_jwt"]),
-            None,
-        ),
-        (
-            "GET /admin/users?search=",
-            "/api/v1/admin/users?page_size=20&search=user012",
-            _bearer(credentials["admin_jwt"]),
-            None,
-        ),
-        ("POST /auth/login", "/api/v1/auth/login", {}, str(login_lua)),
-    ]
-
-    log = (workdir / "gunicorn.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--config", "gunicorn.conf.py"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in endpoints}
+    results: dict[str, list[dict[str, Any]]] = {}
     memory: dict[str, int] = {}
     try:
-        wait_until_up(base, time.monotonic() + 60)
+        print(f"seeding {USERS} users and {TOKENS} tokens ({backend}, {cache})...", flush=True)
+        started = time.monotonic()
+        seeded = run_python(env, __file__, "--seed", timeout=1800)
+        credentials = json.loads(seeded.strip().splitlines()[-1])
+        print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
+
+        server = Gunicorn("bench", port, env, workdir / "gunicorn.log")
+        base = server.base
+        login_lua = workdir / "login.lua"
+        login_lua.write_text(LUA_LOGIN % BENCH_PASSWORD)
+        endpoints: list[tuple[str, str, dict[str, str], str | None]] = [
+            ("/health", "/health", {}, None),
+            ("GET /users/me (JWT)", "/api/v1/users/me", bearer(credentials["user_jwt"]), None),
+            ("GET /users/me (PAT)", "/api/v1/users/me", bearer(credentials["user_pat"]), None),
+            (
+                "GET /admin/users?page_size=20",
+                "/api/v1/admin/users?page_size=20",
+                bearer(credentials["admin_jwt"]),
+                None,
+            ),
+            (
+                "GET /admin/users?search=",
+                "/api/v1/admin/users?page_size=20&search=user012",
+                bearer(credentials["admin_jwt"]),
+                None,
+            ),
+            ("POST /auth/login", "/api/v1/auth/login", {}, str(login_lua)),
+        ]
+        results = {name: [] for name, *_ in endpoints}
+        cleanup.push("stop gunicorn", server.stop)
+        server.start(timeout=60)
         for _name, path, headers, lua in endpoints:  # warm every worker and code path
             if lua is None:
                 wrk(base + path, duration=1, connections=args.connections, headers=headers, lua=lua)
@@ -350,11 +333,9 @@ def main() -> int:
                 results[name].append(result)
         memory["read_load"], memory["login_load"] = read_peak, login_peak
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
-        log.close()
-        if drop_database is not None:
-            drop_database()
+        cleanup_failures = cleanup.run()
+        for failure in cleanup_failures:
+            print(f"cleanup failed: {failure}", flush=True)
 
     report = _report(results, memory, args, backend, cache)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
@@ -364,11 +345,7 @@ def main() -> int:
     if failed:
         print(f"non-2xx responses from: {', '.join(failed)}")
         return 1
-    return 0
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    return 1 if cleanup_failures else 0
 
 
 def _report(

@@ -31,16 +31,13 @@ happens; the temporary folder (server logs) is kept only on failure.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from _live import (
-    DEFAULT_DATABASE_URL,
     PASSWORD,
     Checks,
     Cleanup,
@@ -49,10 +46,11 @@ from _live import (
     Reply,
     app_env,
     bearer,
+    database_server_url,
     free_port,
     fresh_database,
-    remove_tree,
     request,
+    run_checks,
     seed_users,
     use_project_python,
 )
@@ -218,57 +216,40 @@ def phase_d(checks: Checks, nodb: Gunicorn, token: str | None) -> None:
     )
 
 
-def main() -> int:
-    checks = Checks()
-    cleanup = Cleanup()
-    started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="faults-"))
-    try:
-        if shutil.which("redis-server") is None:
-            raise RuntimeError("redis-server is not on PATH")
-        redis = RedisServer(free_port(), workdir / "redis.log")
-        cleanup.push("stop redis-server", redis.stop)
-        redis.start()
-        database_url, drop = fresh_database(
-            os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, "faults"
-        )
-        cleanup.push("drop database faults", drop)
-        env = app_env(
-            DATABASE_URL=database_url,
-            REDIS_URL=redis.url,
-            CACHE_KEY_PREFIX=f"faults-{secrets.token_hex(6)}",
-            UPLOAD_DIR=str(workdir / "uploads"),
-        )
-        seed_users(env, ["fay"])
-        app = Gunicorn("app", free_port(), env, workdir / "gunicorn.log")
-        cleanup.push("stop gunicorn app", app.stop)
-        app.start()
-        print(f"app {app.base}, redis-server on port {redis.port}, database faults", flush=True)
+def run(checks: Checks, cleanup: Cleanup, workdir: Path) -> None:
+    """Start redis-server, the database and the app, then phases a to d."""
+    if shutil.which("redis-server") is None:
+        raise RuntimeError("redis-server is not on PATH")
+    redis = RedisServer(free_port(), workdir / "redis.log")
+    cleanup.push("stop redis-server", redis.stop)
+    redis.start()
+    database_url, drop = fresh_database(database_server_url(), "faults")
+    cleanup.push("drop database faults", drop)
+    env = app_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis.url,
+        CACHE_KEY_PREFIX=f"faults-{secrets.token_hex(6)}",
+        UPLOAD_DIR=str(workdir / "uploads"),
+    )
+    seed_users(env, ["fay"])
+    app = Gunicorn("app", free_port(), env, workdir / "gunicorn.log")
+    cleanup.push("stop gunicorn app", app.stop)
+    app.start()
+    print(f"app {app.base}, redis-server on port {redis.port}, database faults", flush=True)
 
-        token = phase_a(checks, app)
-        phase_b(checks, app, redis, token)
-        phase_c(checks, app, redis)
+    token = phase_a(checks, app)
+    phase_b(checks, app, redis, token)
+    phase_c(checks, app, redis)
 
-        closed = free_port()
-        nodb_env = {**env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed}/faults"}
-        nodb = Gunicorn("no-database", free_port(), nodb_env, workdir / "gunicorn-nodb.log")
-        cleanup.push("stop gunicorn no-database", nodb.stop)
-        nodb.start()
-        print(f"instance without database {nodb.base} (port {closed} is closed)", flush=True)
-        phase_d(checks, nodb, token)
-    except Exception as exc:
-        checks.check("the run completed", False, f"{type(exc).__name__}: {exc}")
-    finally:
-        for failure in cleanup.run():
-            checks.check("cleanup", False, failure)
-        if checks.failed:
-            print(f"server logs kept in {workdir}", flush=True)
-        else:
-            remove_tree(workdir)
-    print(f"wall time {time.monotonic() - started:.1f} s", flush=True)
-    return checks.summary()
+    closed = free_port()
+    nodb_env = {**env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed}/faults"}
+    nodb = Gunicorn("no-database", free_port(), nodb_env, workdir / "gunicorn-nodb.log")
+    cleanup.push("stop gunicorn no-database", nodb.stop)
+    nodb.start()
+    print(f"instance without database {nodb.base} (port {closed} is closed)", flush=True)
+    phase_d(checks, nodb, token)
 
 
 if __name__ == "__main__":
     use_project_python()
-    sys.exit(main())
+    sys.exit(run_checks("faults-", run))

@@ -2,13 +2,14 @@
 """
 Fuzz the live API with schemathesis, from its own OpenAPI document; fail on any finding.
 
-It creates a fresh PostgreSQL database `fuzz` on the server of `DATABASE_URL` (default
-`postgres://postgres@127.0.0.1:5432/test`; dropped before and after) and uses the Redis of
-`REDIS_URL` (default `redis://127.0.0.1:6379/0`) under a cache key prefix of its own. It
-migrates, seeds a user and a superuser admin with a login session each, a personal access
-token for the user and a few accounts for the admin endpoints to act on, raises the rate
-limits for the run, and starts gunicorn with production settings (`DEBUG=false`, a random
-`SECRET_KEY`, uploads in a temporary folder) on a free loopback port.
+It creates a fresh PostgreSQL database (`fuzz`, or `--database-name`) on the server of
+`DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`; dropped before and
+after) and uses the Redis of `REDIS_URL` (default `redis://127.0.0.1:6379/0`) under a cache
+key prefix of its own. It migrates, seeds a user and a superuser admin with a login session
+each, a personal access token for the user and a few accounts for the admin endpoints to
+act on, raises the rate limits for the run, and starts gunicorn with production settings
+(`DEBUG=false`, a random `SECRET_KEY`, uploads in a temporary folder; `_live.app_env`) on a
+free loopback port.
 
 Then it runs `schemathesis run --checks all` against `/api/schema`, with a fixed seed and a
 bounded number of examples, twice: as the user for the user realm's operations (including
@@ -16,8 +17,9 @@ bounded number of examples, twice: as the user for the user realm's operations (
 realm goes first, so that nothing the admin run does to users (block, delete, revoke
 tokens) can pull the user run's session from under it. What is left out is listed below,
 each with its reason: operations that would destroy the fuzzer's own credentials
-(`EXCLUDED_OPERATIONS`, `PROTECTED`), and failures that are the API working as documented
-(`NOT_APPLICABLE`, `SCHEMA_INEXPRESSIBLE_RULES`; these are counted and listed at the end).
+(`EXCLUDED_OPERATIONS` here, `PROTECTED` in `fuzz_hooks.py`), and failures that are the API
+working as documented (`NOT_APPLICABLE`, `SCHEMA_INEXPRESSIBLE_RULES` in `fuzz_hooks.py`;
+these are counted and listed at the end).
 
 It prints, per run and in total, the requests schemathesis generated and the failures it
 found, and exits non-zero on any failure or error, or when fewer than `--min-requests`
@@ -26,9 +28,9 @@ Reports (JSON, and pytest reproductions of any failure) and the server log are k
 temporary folder, printed at the end.
 
     .venv/bin/python scripts/fuzz.py [--max-examples 100] [--seed 20261126] [--realm user]
+        [--database-name fuzz]
 
-schemathesis loads this same file as its hooks module (`SCHEMATHESIS_HOOKS`), for the
-filters above; it then runs only `_register_hooks`.
+schemathesis loads `fuzz_hooks.py` (`SCHEMATHESIS_HOOKS`) for those filters.
 """
 
 from __future__ import annotations
@@ -38,24 +40,27 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from _live import delete_cache_keys, free_port, fresh_database
+import fuzz_hooks
+from _live import (
+    Cleanup,
+    Gunicorn,
+    app_env,
+    database_server_url,
+    delete_cache_keys,
+    free_port,
+    fresh_database,
+    redis_url,
+    run_python,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DATABASE_NAME = "fuzz"
-# Token ids the fuzzer must never revoke (its own sessions), for the hooks below.
-PROTECTED_ENV = "FUZZ_PROTECTED_TOKEN_IDS"
 # Every rate limit raised far beyond what a run sends (each would otherwise answer 429
 # after a handful of requests and hide everything behind it).
 RATE_LIMITS = {
@@ -68,6 +73,7 @@ RATE_LIMITS = {
 # including what could hurt the fuzzer but cannot: `DELETE /users/me` and `POST
 # /users/me/password` need the account's password, which the fuzzer never has; `DELETE
 # /tokens` spares the session making the request; an admin cannot block or demote themself.
+# A revocation of the run's own session is dropped by the hooks (`fuzz_hooks.PROTECTED`).
 EXCLUDED_OPERATIONS: dict[str, str] = {
     "POST /api/v1/auth/login": "wrong passwords would lock the fuzzer's own account; "
     "covered by the test suite (accounts/tests/test_login.py)",
@@ -76,42 +82,8 @@ EXCLUDED_OPERATIONS: dict[str, str] = {
     "POST /api/v1/auth/logout": "revokes the fuzzer's own session; covered by the test suite",
     "POST /api/v1/admin/auth/logout": "revokes the fuzzer's own session; covered by the test suite",
 }
-# Generated requests that are dropped before they are sent, and why: `DELETE
-# /api/v1/tokens/{id}` with the id of the session the run authenticates with would revoke
-# it (every later request would be a 401). Any other id, the user's personal access token's
-# included, is fuzzed.
-PROTECTED = "DELETE /api/v1/tokens/{id} with the id of the fuzzer's own session"
 # Checks switched off for the whole run, and why. None: every check runs (`--checks all`).
 EXCLUDED_CHECKS: dict[str, str] = {}
-# A check's failures on some operations that are the API working as documented, and why:
-# (failure code, regex over "METHOD /path" of the operation that failed, reason). Only
-# those failures are not counted (they are listed, with a count, at the end).
-NOT_APPLICABLE: list[tuple[str, str, str]] = [
-    (
-        "ST301",  # use_after_free: a resource still answers after its DELETE
-        r"^[A-Z]+ /api/v1/admin/users/\{id\}",
-        "DELETE /admin/users/{id} is a soft delete: staff still read a deleted user, list "
-        "its tokens and restore it (API.md); DELETE /admin/users/{id}/tokens revokes the "
-        "tokens, and the list keeps showing them, with revoked_at",
-    ),
-]
-# Field rules that a JSON Schema cannot state. `positive_data_acceptance` (ST202) expects
-# every schema-valid request to succeed; a 400 VALIDATION_ERROR whose `details` name only
-# these fields is the server applying such a rule, so that one failure is not counted (it is
-# listed, with a count per field, at the end). A 400 naming any other field still fails.
-SCHEMA_INEXPRESSIBLE_RULES: dict[str, str] = {
-    "password": "Django's password validators (too common, all digits, too similar to the "
-    "username); or, to confirm a deletion, the account's own password",
-    "current_password": "must be the account's own password, which the fuzzer never has",
-    "new_password": "Django's password validators",
-    "phone": "a number that exists in its country's numbering plan (phonenumbers)",
-    "email": "Django's EmailValidator, stricter than `format: email` (for one, it wants a "
-    "top-level domain of two characters or more); the schema says so in words",
-    "name": "no character of the Unicode categories Cc, Cf, Cs, Co or Cn",
-    "avatar": "a file that Pillow decodes as a JPEG, PNG or WebP image",
-    "scopes": '"write" only together with "read"',
-}
-ACCEPTED_LOG_ENV = "FUZZ_ACCEPTED_LOG"
 
 
 class Realm(NamedTuple):
@@ -185,75 +157,7 @@ def seed() -> dict[str, Any]:
     }
 
 
-# --- Hooks (run inside schemathesis, which loads this file as `_schemathesis_hooks`) ---
-
-
-def _register_hooks() -> None:
-    import schemathesis
-
-    protected = {int(pk) for pk in os.environ.get(PROTECTED_ENV, "").split(",") if pk}
-    accepted_log = os.environ.get(ACCEPTED_LOG_ENV)
-
-    @schemathesis.hook
-    def filter_case(context: Any, case: Any) -> bool:
-        """Drop `PROTECTED`: a revocation of the run's own session."""
-        operation = case.operation
-        if operation.method.upper() != "DELETE" or operation.path != "/api/v1/tokens/{id}":
-            return True
-        value = str((case.path_parameters or {}).get("id", ""))
-        return not (value.isdecimal() and int(value) in protected)
-
-    def not_counted(failure: Any, case: Any, response: Any) -> str | None:
-        """Why this failure is not a finding, or None when it is one."""
-        label = f"{case.operation.method.upper()} {case.operation.path}"
-        for code, pattern, _reason in NOT_APPLICABLE:
-            if failure.code == code and re.match(pattern, label):
-                return f"{code} not applicable"
-        if failure.code != "ST202" or response.status_code != 400:
-            return None
-        try:
-            error = response.json()["error"]
-        except (ValueError, KeyError, TypeError):
-            return None
-        fields = set((error.get("details") or {}).keys())
-        if error.get("code") != "VALIDATION_ERROR" or not fields:
-            return None
-        if not fields <= SCHEMA_INEXPRESSIBLE_RULES.keys():
-            return None
-        return "ST202 refused for " + ", ".join(sorted(fields))
-
-    @schemathesis.hook
-    def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
-        """Keep every failure but `NOT_APPLICABLE` ones and ST202s due to
-        `SCHEMA_INEXPRESSIBLE_RULES` alone."""
-        reason = not_counted(failure, case, response)
-        if reason is None:
-            return True
-        if accepted_log:
-            with open(accepted_log, "a") as log:
-                label = f"{case.operation.method.upper()} {case.operation.path}"
-                log.write(json.dumps({"operation": label, "reason": reason}) + "\n")
-        return False
-
-
-if __name__ == "_schemathesis_hooks":
-    _register_hooks()
-
-
 # --- The run -------------------------------------------------------------------------
-
-
-def wait_until_up(base: str, server: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("gunicorn exited before answering /health; see the server log")
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not answer /health in time; see the server log")
 
 
 def schemathesis_command(
@@ -350,6 +254,9 @@ def main() -> int:
     parser.add_argument("--min-requests", type=int, default=1000)
     parser.add_argument("--timeout", type=int, default=480, help="hard cap per run, seconds")
     parser.add_argument("--realm", choices=[realm.name for realm in REALMS], action="append")
+    parser.add_argument(
+        "--database-name", default=DATABASE_NAME, help="created afresh, dropped at the end"
+    )
     parser.add_argument("--seed-data", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seed_data:
@@ -359,71 +266,52 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="authapi-fuzz-"))
     args.report_dir = workdir / "reports"
     accepted_log = workdir / "accepted.jsonl"
-    port = free_port()
-    server_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    server_url = database_server_url()
     if not server_url.startswith(("postgres://", "postgresql://")):
         print(f"DATABASE_URL must point to a PostgreSQL server, not {server_url.split(':')[0]}")
         return 2
-    database_url, drop_database = fresh_database(server_url, DATABASE_NAME)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
-        "CACHE_KEY_PREFIX": f"fuzz-{secrets.token_hex(4)}",
-        "UPLOAD_DIR": str(workdir / "media"),
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "PYTHONPATH": str(ROOT),
-        **RATE_LIMITS,
-    }
-    server: subprocess.Popen[bytes] | None = None
-    log = (workdir / "gunicorn.log").open("w")
+    port = free_port()
+    cache_url, cache_prefix = redis_url(), f"fuzz-{secrets.token_hex(4)}"
+    cleanup = Cleanup()
+    cleanup_failures: list[str] = []
     results = []
     started = time.monotonic()
     try:
-        seeded = subprocess.run(
-            [sys.executable, __file__, "--seed-data"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
+        database_url, drop_database = fresh_database(server_url, args.database_name)
+        cleanup.push(f"drop database {args.database_name}", drop_database)
+        cleanup.push(
+            f"delete cache keys {cache_prefix}:*",
+            lambda: delete_cache_keys(cache_url, cache_prefix),
         )
-        credentials = json.loads(seeded.stdout.strip().splitlines()[-1])
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--config", "gunicorn.conf.py"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        env = app_env(
+            DATABASE_URL=database_url,
+            REDIS_URL=cache_url,
+            CACHE_KEY_PREFIX=cache_prefix,
+            UPLOAD_DIR=str(workdir / "media"),
+            PUBLIC_URL=f"http://127.0.0.1:{port}",
+            **RATE_LIMITS,
         )
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(base, server, time.monotonic() + 60)
+        seeded = run_python(env, __file__, "--seed-data", timeout=300)
+        credentials = json.loads(seeded.strip().splitlines()[-1])
+        server = Gunicorn("fuzz", port, env, workdir / "gunicorn.log")
+        cleanup.push("stop gunicorn", server.stop)
+        server.start(timeout=60)
         fuzz_env = {
             **os.environ,
-            ACCEPTED_LOG_ENV: str(accepted_log),
-            "SCHEMATHESIS_HOOKS": str(Path(__file__).resolve()),
-            # schemathesis imports this file as its hooks module: `_live` must be found.
-            "PYTHONPATH": str(ROOT / "scripts"),
-            PROTECTED_ENV: ",".join(str(pk) for pk in credentials["protected_token_ids"]),
+            **fuzz_hooks.environment(
+                protected_token_ids=credentials["protected_token_ids"],
+                accepted_log=accepted_log,
+            ),
         }
         for realm in REALMS:
             if args.realm and realm.name not in args.realm:
                 continue
             token = credentials[realm.token_key]
-            results.append(run_realm(realm, base=base, token=token, args=args, env=fuzz_env))
+            results.append(run_realm(realm, base=server.base, token=token, args=args, env=fuzz_env))
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=60)
-        log.close()
-        drop_database()
-        delete_cache_keys(env["REDIS_URL"], env["CACHE_KEY_PREFIX"])
+        cleanup_failures = cleanup.run()
+        for failure in cleanup_failures:
+            print(f"cleanup failed: {failure}", flush=True)
 
     print("\n=== fuzzing summary ===")
     for result in results:
@@ -441,6 +329,9 @@ def main() -> int:
     print(f"reports: {args.report_dir}; server log: {workdir / 'gunicorn.log'}")
     if failures or errors:
         print("FAILED: schemathesis found failures or errors (see above)")
+        return 1
+    if cleanup_failures:
+        print("FAILED: cleanup (see above)")
         return 1
     if generated < args.min_requests:
         print(f"FAILED: fewer than {args.min_requests} requests generated")

@@ -31,17 +31,12 @@ deleted whatever happens; the temporary folder (server logs) is kept only on fai
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
-import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from _live import (
-    DEFAULT_DATABASE_URL,
-    DEFAULT_REDIS_URL,
     PASSWORD,
     WRONG_PASSWORD,
     Checks,
@@ -50,13 +45,15 @@ from _live import (
     Reply,
     app_env,
     bearer,
+    database_server_url,
     delete_cache_keys,
     free_port,
     fresh_database,
     multipart,
     png_size,
-    remove_tree,
+    redis_url,
     request,
+    run_checks,
     seed_users,
     small_png,
     use_project_python,
@@ -206,58 +203,41 @@ def check_session_and_avatar(
     )
 
 
-def main() -> int:
-    checks = Checks()
-    cleanup = Cleanup()
-    started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="two-instances-"))
-    try:
-        redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
-        database_url, drop = fresh_database(
-            os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, "instances"
-        )
-        cleanup.push("drop database instances", drop)
-        prefix = f"two-instances-{secrets.token_hex(6)}"
-        cleanup.push(f"delete cache keys {prefix}:*", lambda: delete_cache_keys(redis_url, prefix))
-        upload_dir = workdir / "uploads"
-        upload_dir.mkdir()
-        port_a, port_b = free_port(), free_port()
-        public_url = f"http://127.0.0.1:{port_a}"
-        env = app_env(
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            CACHE_KEY_PREFIX=prefix,
-            UPLOAD_DIR=str(upload_dir),
-            PUBLIC_URL=public_url,
-            TRUSTED_PROXIES="127.0.0.1",
-        )
-        seed_users(env, ["rl1", "rl2", "locky", "ada"])
-        a = Gunicorn("A", port_a, env, workdir / "gunicorn-a.log")
-        b = Gunicorn("B", port_b, env, workdir / "gunicorn-b.log")
-        for server in (a, b):
-            cleanup.push(f"stop gunicorn {server.name}", server.stop)
-            server.start()
-        print(
-            f"instances A {a.base} and B {b.base}, database instances, "
-            f"cache prefix {prefix}, uploads {upload_dir}",
-            flush=True,
-        )
-        check_rate_limit(checks, a, b)
-        check_lockout(checks, a, b)
-        check_session_and_avatar(checks, a, b, upload_dir, public_url)
-    except Exception as exc:
-        checks.check("the run completed", False, f"{type(exc).__name__}: {exc}")
-    finally:
-        for failure in cleanup.run():
-            checks.check("cleanup", False, failure)
-        if checks.failed:
-            print(f"server logs kept in {workdir}", flush=True)
-        else:
-            remove_tree(workdir)
-    print(f"wall time {time.monotonic() - started:.1f} s", flush=True)
-    return checks.summary()
+def run(checks: Checks, cleanup: Cleanup, workdir: Path) -> None:
+    """Start A and B on one database, Redis and upload folder, then run the checks."""
+    cache_url = redis_url()
+    database_url, drop = fresh_database(database_server_url(), "instances")
+    cleanup.push("drop database instances", drop)
+    prefix = f"two-instances-{secrets.token_hex(6)}"
+    cleanup.push(f"delete cache keys {prefix}:*", lambda: delete_cache_keys(cache_url, prefix))
+    upload_dir = workdir / "uploads"
+    upload_dir.mkdir()
+    port_a, port_b = free_port(), free_port()
+    public_url = f"http://127.0.0.1:{port_a}"
+    env = app_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=cache_url,
+        CACHE_KEY_PREFIX=prefix,
+        UPLOAD_DIR=str(upload_dir),
+        PUBLIC_URL=public_url,
+        TRUSTED_PROXIES="127.0.0.1",
+    )
+    seed_users(env, ["rl1", "rl2", "locky", "ada"])
+    a = Gunicorn("A", port_a, env, workdir / "gunicorn-a.log")
+    b = Gunicorn("B", port_b, env, workdir / "gunicorn-b.log")
+    for server in (a, b):
+        cleanup.push(f"stop gunicorn {server.name}", server.stop)
+        server.start()
+    print(
+        f"instances A {a.base} and B {b.base}, database instances, "
+        f"cache prefix {prefix}, uploads {upload_dir}",
+        flush=True,
+    )
+    check_rate_limit(checks, a, b)
+    check_lockout(checks, a, b)
+    check_session_and_avatar(checks, a, b, upload_dir, public_url)
 
 
 if __name__ == "__main__":
     use_project_python()
-    sys.exit(main())
+    sys.exit(run_checks("two-instances-", run))
