@@ -71,7 +71,7 @@ def admin_list() -> QuerySet[Admin]:
 
 def account_tokens(*, account: Any) -> QuerySet[Token]:
     """Every token an account has or had, newest first (staff see revoked ones too)."""
-    return Token.objects.for_owner(account).order_by("-created_at", "-id")
+    return Token.objects.for_owner(account).newest_first()
 
 
 # --- Staff actions on any account: the shared account services, audited ---------------

@@ -2,13 +2,13 @@
 with the admin realm, and the staff's own viewsets."""
 
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
 from accounts.views import LoginView, LogoutView, MeViewSet, RefreshView
 from admins import views
+from config.api.routers import Router
 from tokens.realms import ADMIN
 
-router = SimpleRouter(trailing_slash=False)
+router = Router()
 router.register("users", views.UserAdminViewSet, basename="admin-user")
 router.register("admins", views.AdminAdminViewSet, basename="admin-admin")
 

@@ -30,6 +30,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from config.api.exceptions import TokenExpired, TokenInvalid
 from tokens.crypto import digest, is_personal_token, personal_token_is_well_formed
+from tokens.lookup import token_with_owner
 from tokens.models import Token, TokenKind
 from tokens.services import owner_is_usable, token_touch
 
@@ -68,7 +69,7 @@ class BearerAuthentication(BaseAuthentication):
 
     @staticmethod
     def _resolve(token_hash: str, kind: str) -> tuple[Any, Token]:
-        token = Token.objects.with_owner(token_hash=token_hash, kind=kind)
+        token = token_with_owner(token_hash=token_hash, kind=kind)
         now = timezone.now()
         if token is None or token.revoked_at is not None:
             raise TokenInvalid()

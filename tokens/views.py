@@ -10,11 +10,10 @@ from typing import Any, cast
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
-from config.api.pagination import PagePagination
 from config.api.parsers import JSON_ONLY
 from config.api.responses import APIResponse
 from config.ratelimit import throttle
@@ -32,7 +31,7 @@ class RevokedSerializer(serializers.Serializer):
     revoked = serializers.IntegerField(help_text="How many tokens were revoked.")
 
 
-class TokenViewSet(viewsets.GenericViewSet):
+class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     authentication_classes = [BearerAuthentication]
     permission_classes = [IsAuthenticated, RequiresSession]
     # JSON bodies only (API.md): a form cannot say null, a number or a list.
@@ -40,23 +39,20 @@ class TokenViewSet(viewsets.GenericViewSet):
     serializer_class = TokenSerializer
     lookup_value_regex = r"[0-9]+"
     error_statuses = {429: "Too many tokens created"}
+    success_messages = {
+        "list": "Tokens retrieved",
+        "create": "Token created",
+        "destroy": "Token revoked",
+        "destroy_all": "Other tokens revoked",
+    }
 
     def get_queryset(self) -> Any:
-        return Token.objects.for_owner(self.request.user).live().order_by("-created_at", "-id")
+        return Token.objects.for_owner(self.request.user).live().newest_first()
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "current_token": self.request.auth}
 
-    @extend_schema(tags=["tokens"])
-    def list(self, request: Request) -> APIResponse:
-        page = self.paginate_queryset(self.get_queryset())
-        serializer = self.get_serializer(page, many=True)
-        paginator = cast(PagePagination, self.paginator)
-        return APIResponse(paginator.page_data(serializer.data), message="Tokens retrieved")
-
-    @extend_schema(
-        request=TokenCreateSerializer, responses={201: TokenWithSecretSerializer}, tags=["tokens"]
-    )
+    @extend_schema(request=TokenCreateSerializer, responses={201: TokenWithSecretSerializer})
     def create(self, request: Request) -> APIResponse:
         # Per account (realm and id), not per address.
         throttle(
@@ -71,16 +67,14 @@ class TokenViewSet(viewsets.GenericViewSet):
             **TokenSerializer(token, context=self.get_serializer_context()).data,
             "token": secret,
         }
-        return APIResponse(data, message="Token created", status=201, headers=NO_STORE)
+        return APIResponse(data, status=201, headers=NO_STORE)
 
-    @extend_schema(request=None, responses={200: None}, tags=["tokens"])
+    @extend_schema(request=None, responses={200: None})
     def destroy(self, request: Request, pk: str) -> APIResponse:
         token_revoke_own(owner=request.user, token_id=int(pk))
-        return APIResponse(None, message="Token revoked")
+        return APIResponse(None)
 
-    @extend_schema(
-        request=None, responses=RevokedSerializer, tags=["tokens"], operation_id="tokens_revoke_all"
-    )
-    def revoke_all(self, request: Request) -> APIResponse:
+    @extend_schema(request=None, responses=RevokedSerializer, operation_id="tokens_revoke_all")
+    def destroy_all(self, request: Request) -> APIResponse:
         revoked = token_revoke_all(owner=request.user, keep=cast(Token, request.auth))
-        return APIResponse({"revoked": revoked}, message="Other tokens revoked")
+        return APIResponse({"revoked": revoked})

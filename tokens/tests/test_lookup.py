@@ -1,4 +1,4 @@
-"""The one-query token lookup of every authenticated request (`TokenQuerySet.with_owner`):
+"""The one-query token lookup of every authenticated request (`tokens.lookup.token_with_owner`):
 it answers exactly what the ORM's `select_related("user", "admin")` answers, and its cache
 is one entry per database alias, whichever thread asks."""
 
@@ -19,8 +19,9 @@ from rest_framework.test import APIClient
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import bearer, login_pair, run_together
 from admins.tests.factories import make_admin
-from tokens import models as token_models
+from tokens import lookup as lookup_module
 from tokens.crypto import digest
+from tokens.lookup import token_with_owner
 from tokens.models import Token, TokenKind
 from tokens.services import personal_token_create
 from tokens.tests.helpers import make_session
@@ -59,7 +60,7 @@ def _assert_same(fast: Token | None, orm: Token) -> None:
 
 
 def _lookup(token: Token) -> Token | None:
-    return Token.objects.with_owner(token_hash=token.token_hash, kind=token.kind)
+    return token_with_owner(token_hash=token.token_hash, kind=token.kind)
 
 
 def test_a_user_owned_session_comes_back_field_for_field_as_the_orm_loads_it():
@@ -99,8 +100,8 @@ def test_an_admin_owned_session_comes_back_field_for_field_with_no_user():
 
 def test_a_missing_token_is_none_as_the_orm_finds_nothing():
     session = make_session(make_user())
-    wrong_kind = Token.objects.with_owner(token_hash=session.token_hash, kind=TokenKind.PERSONAL)
-    unknown = Token.objects.with_owner(token_hash=digest("no such key"), kind=TokenKind.SESSION)
+    wrong_kind = token_with_owner(token_hash=session.token_hash, kind=TokenKind.PERSONAL)
+    unknown = token_with_owner(token_hash=digest("no such key"), kind=TokenKind.SESSION)
 
     assert wrong_kind is None
     assert unknown is None
@@ -136,14 +137,14 @@ def _reachable(root: Any) -> list[Any]:
 def _assert_no_connection_is_held() -> None:
     held = [
         item
-        for item in _reachable(token_models._owner_lookups)
+        for item in _reachable(lookup_module._lookups)
         if isinstance(item, BaseDatabaseWrapper | BaseDatabaseOperations)
     ]
     assert held == []
 
 
 def test_threads_with_their_own_connections_share_one_lookup_per_alias():
-    token_models._owner_lookups.clear()
+    lookup_module._lookups.clear()
     barrier = threading.Barrier(THREADS)
     lookups: list[Any] = [None] * THREADS
     thread_connections: list[Any] = [None] * THREADS
@@ -152,7 +153,7 @@ def test_threads_with_their_own_connections_share_one_lookup_per_alias():
         try:
             barrier.wait(timeout=30)
             thread_connections[index] = connections[DEFAULT_DB_ALIAS]
-            lookups[index] = token_models._owner_lookup(DEFAULT_DB_ALIAS)
+            lookups[index] = lookup_module._lookup(DEFAULT_DB_ALIAS)
         finally:
             connections[DEFAULT_DB_ALIAS].close()
 
@@ -165,19 +166,19 @@ def test_threads_with_their_own_connections_share_one_lookup_per_alias():
     # Each thread had a connection object of its own, and yet one lookup was built.
     assert len({id(each) for each in thread_connections}) == THREADS
     assert all(lookup is lookups[0] for lookup in lookups)
-    assert list(token_models._owner_lookups) == [(DEFAULT_DB_ALIAS, connection.vendor)]
-    assert token_models._owner_lookup(DEFAULT_DB_ALIAS) is lookups[0]
+    assert list(lookup_module._lookups) == [(DEFAULT_DB_ALIAS, connection.vendor)]
+    assert lookup_module._lookup(DEFAULT_DB_ALIAS) is lookups[0]
     _assert_no_connection_is_held()
 
 
 def test_the_cached_lookup_holds_no_connection_after_a_request(api):
-    token_models._owner_lookups.clear()
+    lookup_module._lookups.clear()
     make_user(username="ada")
     access = login_pair(api, "ada")["access_token"]
 
     assert api.get("/api/v1/users/me", **bearer(access)).status_code == 200
 
-    assert list(token_models._owner_lookups) == [(DEFAULT_DB_ALIAS, connection.vendor)]
+    assert list(lookup_module._lookups) == [(DEFAULT_DB_ALIAS, connection.vendor)]
     _assert_no_connection_is_held()
 
 
@@ -187,7 +188,7 @@ def test_the_cached_lookup_holds_no_connection_after_a_request(api):
     reason="each thread needs its own connection to a database the others can see",
 )
 def test_authenticated_requests_from_several_threads_build_one_lookup():
-    token_models._owner_lookups.clear()
+    lookup_module._lookups.clear()
     make_user(username="ada")
     access = login_pair(APIClient(), "ada")["access_token"]
 
@@ -197,5 +198,5 @@ def test_authenticated_requests_from_several_threads_build_one_lookup():
     responses = run_together(THREADS, me)
 
     assert [response.status_code for response in responses] == [200] * THREADS
-    assert list(token_models._owner_lookups) == [(DEFAULT_DB_ALIAS, connection.vendor)]
+    assert list(lookup_module._lookups) == [(DEFAULT_DB_ALIAS, connection.vendor)]
     _assert_no_connection_is_held()
