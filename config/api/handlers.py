@@ -30,6 +30,7 @@ from rest_framework.views import set_rollback
 
 from config.api.envelope import HTML_PREFIXES, error_body, error_response
 from config.api.exceptions import APIError, ErrorCode, status_error
+from config.api.renderers import EnvelopeRenderer
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if status == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
     set_rollback()
+    request = context.get("request")
+    if request is not None:
+        # An error is always the JSON envelope, whatever renderer the view negotiated: the
+        # schema's YAML or the docs' HTML renderer cannot represent it, and when negotiation
+        # itself failed (406) DRF would fall back to the view's first renderer. DRF's
+        # finalize_response renders with the request's accepted renderer.
+        request.accepted_renderer = EnvelopeRenderer()
+        request.accepted_media_type = EnvelopeRenderer.media_type
     return Response(error_body(code, message, details), status=status, headers=headers)
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from accounts.models import User
 from accounts.tests.factories import make_user
+from config.api.envelope import error_body
+from config.api.exceptions import ErrorCode
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("config.tests.urls")]
 
@@ -202,3 +204,39 @@ def test_json_nested_too_deeply_is_a_parse_error_not_a_500(api_no_raise):
     response = api_no_raise.post("/api/v1/_probe", data=body, content_type="application/json")
 
     assert_error(response, 400, "PARSE_ERROR")
+
+
+# --- Negotiation: an error is the JSON envelope whatever the client asked for -------------
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "application/vnd.oai.openapi"])
+def test_an_accept_an_endpoint_cannot_serve_is_406(api_no_raise, accept):
+    assert_error(api_no_raise.get("/api/v1/_probe", HTTP_ACCEPT=accept), 406, "NOT_ACCEPTABLE")
+
+
+@pytest.mark.parametrize("fmt", ["api", "xml", "yaml", "html", "bogus"])
+def test_an_unknown_format_is_406_not_404(api_no_raise, fmt):
+    assert_error(api_no_raise.get(f"/api/v1/_probe?format={fmt}"), 406, "NOT_ACCEPTABLE")
+
+
+def test_format_json_still_serves_json(api):
+    response = api.get("/api/v1/_probe?format=json")
+
+    assert response.status_code == 200
+    assert response.json()["data"] == {"hello": "world"}
+
+
+def test_an_error_on_a_request_accepting_only_html_is_406_json(api_no_raise):
+    response = api_no_raise.post(
+        "/api/v1/_probe", {"email": "x"}, format="json", HTTP_ACCEPT="text/html"
+    )
+
+    assert_error(response, 406, "NOT_ACCEPTABLE")
+    assert not User.objects.exists()
+
+
+def test_an_error_body_holds_plain_strings_not_enum_members():
+    body = error_body(ErrorCode.NOT_FOUND, "Not found")
+
+    assert type(body["error"]["code"]) is str
+    assert body["error"]["code"] == "NOT_FOUND"
