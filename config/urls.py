@@ -13,13 +13,29 @@ api_v1 = [
     path("", include("tokens.urls")),
 ]
 
+# The schema and the docs pages are documents: GET and HEAD only, every other method
+# (OPTIONS too, whose metadata page the docs' HTML renderer cannot draw) is a 405.
+DOCUMENT_METHODS = ["get", "head"]
+
 urlpatterns = [
     path("health", views.health, name="health"),
     path("ready", views.ready, name="ready"),
     path("api/v1/", include(api_v1)),
-    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path(
+        "api/schema",
+        SpectacularAPIView.as_view(http_method_names=DOCUMENT_METHODS),
+        name="schema",
+    ),
+    path(
+        "api/docs",
+        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=DOCUMENT_METHODS),
+        name="swagger-ui",
+    ),
+    path(
+        "api/redoc",
+        SpectacularRedocView.as_view(url_name="schema", http_method_names=DOCUMENT_METHODS),
+        name="redoc",
+    ),
     path("admin/", admin.site.urls),
     # Served by the app in every mode (the image has no other web server); see the README
     # for serving media/ from a proxy or object storage instead.

@@ -3,6 +3,10 @@ The JSON envelope every response is wrapped in, built in this one place.
 
 Success: `{"success": true, "message": ..., "data": ...}`.
 Error: `{"success": false, "message": ..., "error": {"code", "message", "details"?}}`.
+
+An error body holds plain `str`s and JSON types only (never an `ErrorCode` member), and
+DRF renders it with the envelope's JSON renderer whatever renderer the view negotiated
+(`config.api.handlers.exception_handler`), so no other renderer ever meets one.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ def success_body(data: Any, message: str) -> dict[str, Any]:
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
+    error: dict[str, Any] = {"code": str(code), "message": str(message)}
     if details:
         error["details"] = details
     return {"success": False, "message": message, "error": error}

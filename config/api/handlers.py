@@ -26,10 +26,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from config.api.envelope import HTML_PREFIXES, error_body, error_response
 from config.api.exceptions import APIError, ErrorCode, status_error
+from config.api.renderers import EnvelopeRenderer
 
 logger = logging.getLogger(__name__)
 
@@ -48,21 +50,55 @@ _DRF_ERRORS: list[tuple[type[exceptions.APIException], ErrorCode, str | None]] =
 ]
 
 
-def field_errors(detail: Any) -> dict[str, Any]:
-    """DRF validation detail as `{field: [messages]}`, with `non_field_errors` for the rest."""
-    if isinstance(detail, dict):
-        return {str(field): _messages(value) for field, value in detail.items()}
-    return {"non_field_errors": _messages(detail)}
+def field_errors(detail: Any) -> dict[str, list[str]]:
+    """DRF validation detail as `{field: [messages]}`, with `non_field_errors` for the rest.
+
+    Every value is a flat list of strings. An error inside a list names its item, 1-based
+    (`{"scopes": ["Item 2: ..."]}`), one inside a nested object names its field
+    (`{"address": ["city: ..."]}`), and deeper levels compose
+    (`{"addresses": ["Item 2: city: ..."]}`).
+    """
+    if not isinstance(detail, dict):
+        return {api_settings.NON_FIELD_ERRORS_KEY: _flat(detail)}
+    errors: dict[str, list[str]] = {}
+    for key, value in detail.items():
+        if isinstance(key, int):  # the items of a list validated as a whole (`many=True`)
+            errors.setdefault(api_settings.NON_FIELD_ERRORS_KEY, []).extend(
+                _flat(value, _label(key))
+            )
+        else:
+            errors[str(key)] = _flat(value)
+    return errors
 
 
-def _messages(value: Any) -> Any:
+def _flat(value: Any, prefix: str = "") -> list[str]:
     if isinstance(value, dict):
-        return field_errors(value)
+        # A ListField's errors are keyed by the failing item's (0-based) index; a nested
+        # serializer's or a DictField's by the field or key.
+        return [
+            message for key, item in value.items() for message in _flat(item, prefix + _label(key))
+        ]
     if isinstance(value, list):
-        if any(isinstance(item, (dict, list)) for item in value):
-            return [_messages(item) for item in value]
-        return [str(item) for item in value]
-    return [str(value)]
+        # A list of messages, or a ListSerializer's errors: one entry per item, with an
+        # empty one for each valid item.
+        return [
+            message
+            for index, item in enumerate(value, start=1)
+            for message in (
+                _flat(item, f"{prefix}Item {index}: ")
+                if isinstance(item, (dict, list))
+                else [f"{prefix}{item}"]
+            )
+        ]
+    return [f"{prefix}{value}"]
+
+
+def _label(key: Any) -> str:
+    if isinstance(key, int):
+        return f"Item {key + 1}: "
+    if key == api_settings.NON_FIELD_ERRORS_KEY:
+        return ""  # a nested object's own errors belong to the field holding it
+    return f"{key}: "
 
 
 def _describe(exc: Exception) -> tuple[int, str, str, Any, dict[str, str]] | None:
@@ -117,6 +153,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if status == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
     set_rollback()
+    request = context.get("request")
+    if request is not None:
+        # An error is always the JSON envelope, whatever renderer the view negotiated: the
+        # schema's YAML or the docs' HTML renderer cannot represent it, and when negotiation
+        # itself failed (406) DRF would fall back to the view's first renderer. DRF's
+        # finalize_response renders with the request's accepted renderer.
+        request.accepted_renderer = EnvelopeRenderer()
+        request.accepted_media_type = EnvelopeRenderer.media_type
     return Response(error_body(code, message, details), status=status, headers=headers)
 
 

@@ -35,8 +35,9 @@ ERROR_SCHEMA: dict[str, Any] = {
         "details": {
             "type": "object",
             "additionalProperties": {},
-            "description": "Field errors as `{field: [messages]}`, or extra data such as "
-            "`retry_after`.",
+            "description": "Field errors as `{field: [messages]}`, always a flat list of "
+            "strings (an error in a list item or a nested object is prefixed with "
+            "`Item 2: ` or `city: `), or extra data such as `retry_after`.",
         },
     },
 }

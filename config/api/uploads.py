@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.utils.cache import get_conditional_response
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from config.api.envelope import error_response
@@ -58,6 +59,9 @@ def _not_found() -> HttpResponseBase:
     return error_response(404, ErrorCode.NOT_FOUND, "Not found")
 
 
+# csrf_exempt: the CSRF check runs before require_safe and would answer a POST with a
+# 403; this view only ever reads, and any unsafe method is the 405 envelope (with Allow).
+@csrf_exempt
 @require_safe
 def serve_upload(request: HttpRequest, name: str) -> HttpResponseBase:
     """Serve one stored upload with its real content type; anything else is a 404 envelope."""

@@ -6,9 +6,15 @@ import json
 from typing import Any
 
 import pytest
+from rest_framework.exceptions import ErrorDetail
 
 from accounts.models import User
 from accounts.tests.factories import make_user
+from accounts.tests.helpers import bearer, login_pair
+from config.api.envelope import error_body
+from config.api.exceptions import ErrorCode
+from config.api.handlers import field_errors
+from tokens.models import Token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("config.tests.urls")]
 
@@ -202,3 +208,120 @@ def test_json_nested_too_deeply_is_a_parse_error_not_a_500(api_no_raise):
     response = api_no_raise.post("/api/v1/_probe", data=body, content_type="application/json")
 
     assert_error(response, 400, "PARSE_ERROR")
+
+
+# --- Negotiation: an error is the JSON envelope whatever the client asked for -------------
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "application/vnd.oai.openapi"])
+def test_an_accept_an_endpoint_cannot_serve_is_406(api_no_raise, accept):
+    assert_error(api_no_raise.get("/api/v1/_probe", HTTP_ACCEPT=accept), 406, "NOT_ACCEPTABLE")
+
+
+@pytest.mark.parametrize("fmt", ["api", "xml", "yaml", "html", "bogus"])
+def test_an_unknown_format_is_406_not_404(api_no_raise, fmt):
+    assert_error(api_no_raise.get(f"/api/v1/_probe?format={fmt}"), 406, "NOT_ACCEPTABLE")
+
+
+def test_format_json_still_serves_json(api):
+    response = api.get("/api/v1/_probe?format=json")
+
+    assert response.status_code == 200
+    assert response.json()["data"] == {"hello": "world"}
+
+
+def test_an_error_on_a_request_accepting_only_html_is_406_json(api_no_raise):
+    response = api_no_raise.post(
+        "/api/v1/_probe", {"email": "x"}, format="json", HTTP_ACCEPT="text/html"
+    )
+
+    assert_error(response, 406, "NOT_ACCEPTABLE")
+    assert not User.objects.exists()
+
+
+def test_an_error_body_holds_plain_strings_not_enum_members():
+    body = error_body(ErrorCode.NOT_FOUND, "Not found")
+
+    assert type(body["error"]["code"]) is str
+    assert body["error"]["code"] == "NOT_FOUND"
+
+
+# --- Field errors: always {field: [strings]} ----------------------------------------------
+
+
+def test_an_error_in_a_list_item_names_the_item_from_1(api):
+    make_user(username="ada")
+    pair = login_pair(api, "ada")
+
+    response = api.post(
+        "/api/v1/tokens",
+        {"name": "x", "scopes": ["read", "bogus"]},
+        format="json",
+        **bearer(pair["access_token"]),
+    )
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert body["error"]["details"] == {"scopes": ['Item 2: "bogus" is not a valid choice.']}
+    assert not Token.objects.personal().exists()
+
+
+def test_field_errors_flatten_lists_and_nested_objects_at_any_depth():
+    detail = {
+        "scopes": {1: [ErrorDetail('"bogus" is not a valid choice.')]},
+        "address": {
+            "city": [ErrorDetail("This field is required.")],
+            "non_field_errors": [ErrorDetail("Not a deliverable address.")],
+        },
+        "addresses": {
+            0: {"non_field_errors": [ErrorDetail("Invalid data.")]},
+            2: {"city": [ErrorDetail("This field is required.")], "zip": ["Too long.", "Bad."]},
+        },
+        "grid": {1: {0: ["A valid integer is required."]}},
+        "tags": {"colour": ["A valid integer is required."]},
+        "deep": {"a": {"b": {3: {"c": ["Deepest."]}}}},
+        "email": [ErrorDetail("Enter a valid email address.")],
+        "name": ErrorDetail("Not a list."),
+    }
+
+    assert field_errors(detail) == {
+        "scopes": ['Item 2: "bogus" is not a valid choice.'],
+        "address": ["city: This field is required.", "Not a deliverable address."],
+        "addresses": [
+            "Item 1: Invalid data.",
+            "Item 3: city: This field is required.",
+            "Item 3: zip: Too long.",
+            "Item 3: zip: Bad.",
+        ],
+        "grid": ["Item 2: Item 1: A valid integer is required."],
+        "tags": ["colour: A valid integer is required."],
+        "deep": ["a: b: Item 4: c: Deepest."],
+        "email": ["Enter a valid email address."],
+        "name": ["Not a list."],
+    }
+    assert all(
+        type(message) is str for messages in field_errors(detail).values() for message in messages
+    )
+
+
+def test_a_list_of_item_errors_skips_the_valid_items():
+    # The shape a ListSerializer has used: one entry per item, empty for a valid one.
+    detail = [{}, {"username": ["This field is required."]}, {}, ["Bad item."]]
+
+    assert field_errors(detail) == {
+        "non_field_errors": ["Item 2: username: This field is required.", "Item 4: Bad item."]
+    }
+
+
+def test_item_errors_of_a_list_validated_as_a_whole_are_never_keyed_by_index():
+    detail = {1: {"username": ["This field is required."]}, 3: ["Bad item."]}
+
+    assert field_errors(detail) == {
+        "non_field_errors": ["Item 2: username: This field is required.", "Item 4: Bad item."]
+    }
+
+
+def test_errors_not_tied_to_a_field_go_under_non_field_errors():
+    assert field_errors(["Passwords do not match."]) == {
+        "non_field_errors": ["Passwords do not match."]
+    }
+    assert field_errors("Oops.") == {"non_field_errors": ["Oops."]}

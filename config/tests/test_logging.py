@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
+from django.utils.module_loading import import_string
 
 from accounts.tests.factories import PASSWORD, make_user
 from accounts.tests.helpers import bearer, login_pair
-from config.logging import JSONFormatter
+from config.logging import CONTINUATION, JSONFormatter, PlainFormatter
 
 
 def _lines(caplog, logger: str) -> list[dict]:
@@ -81,3 +85,88 @@ def test_the_json_formatter_writes_one_object_per_record_with_the_extra_fields()
     )
     assert entry["time"].endswith("Z")
     assert "\n" not in JSONFormatter().format(record)
+
+
+# --- LOG_FORMAT=plain: one line per record, whatever the client sends ---------------------
+
+FORGED = "2026-12-01 08:00:00,000 INFO accounts.auth login_succeeded account=1"
+
+
+class Collect(logging.Handler):
+    """Each record as the formatter writes it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.entries: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.entries.append(self.format(record))
+
+
+@pytest.fixture
+def plain(settings) -> Iterator[Collect]:
+    """Every record of the root logger, formatted by the `plain` formatter of LOGGING."""
+    config = settings.LOGGING["formatters"]["plain"]
+    handler = Collect()
+    handler.setFormatter(import_string(config["class"])(config["format"]))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_the_plain_format_is_the_escaping_formatter(settings):
+    assert settings.LOGGING["formatters"]["plain"]["class"] == "config.logging.PlainFormatter"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("separator", ["%0A", "%0D%0A", "%0D", "%C2%85", "%E2%80%A8", "%1B[2K%0D"])
+def test_a_line_break_in_the_path_cannot_forge_a_plain_log_line(api, plain, separator):
+    response = api.get(f"/nope{separator}{quote(FORGED)}")
+
+    assert response.status_code == 404
+    [request_line] = [entry for entry in plain.entries if " config.request " in entry]
+    assert request_line.splitlines() == [request_line]
+    assert FORGED in request_line
+    assert request_line.endswith("ms")  # the forged text stayed inside its own record
+    assert all(entry.splitlines() == [entry] for entry in plain.entries)
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("a\nb", "a\\nb"),
+        ("a\r\nb", "a\\r\\nb"),
+        ("tab\there", "tab\\there"),
+        ("nul\x00 esc\x1b[31m del\x7f", "nul\\x00 esc\\x1b[31m del\\x7f"),
+        ("c1 \x85 \x9b", "c1 \\x85 \\x9b"),
+        ("ls \u2028 ps \u2029", "ls \\u2028 ps \\u2029"),
+        ("a literal \\n stays readable", "a literal \\\\n stays readable"),
+        ("naïve café ✓", "naïve café ✓"),
+    ],
+)
+def test_the_plain_formatter_escapes_every_control_character(raw, escaped):
+    record = logging.makeLogRecord({"name": "x", "levelname": "INFO", "msg": "%s", "args": (raw,)})
+
+    assert PlainFormatter("%(message)s").format(record) == escaped
+
+
+def test_a_traceback_keeps_its_lines_but_none_can_pass_for_a_record():
+    try:
+        raise ValueError(f"bad input\n{FORGED}")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.makeLogRecord(
+        {"name": "x", "levelname": "ERROR", "msg": "failed: %s", "args": ("a\nb",)}
+    )
+    record.exc_info = exc_info
+
+    first, *rest = PlainFormatter("%(levelname)s %(message)s").format(record).split("\n")
+
+    assert first == "ERROR failed: a\\nb"
+    assert rest[0] == CONTINUATION + "Traceback (most recent call last):"
+    assert rest[-1] == CONTINUATION + FORGED
+    assert all(line.startswith(CONTINUATION) for line in rest)
