@@ -278,7 +278,9 @@ class AbstractAccount(AbstractBaseUser):
         account's integrity, like a constraint, not a step of any flow: every path that
         saves an account (the manager, the services, the admin site's forms,
         `createsuperuser`, `changepassword`) keeps them without knowing about them.
-        `QuerySet.update()` of `username` or `email` would bypass this; nothing does that.
+        `QuerySet.update()` of `username` or `email` and `bulk_create()` of accounts bypass
+        this; nothing in the project does either (the benchmark's seeding writes the rows
+        itself).
         """
         update_fields = kwargs.get("update_fields")
         adding = self._state.adding
