@@ -4,20 +4,26 @@ Accounts: the abstract base both realms share, its query vocabulary, and `User`.
 Username and email are unique case-insensitively, enforced by the database with unique
 indexes on `LOWER(...)`; usernames are NFKC-normalised before they are stored, so
 full-width and case variants collide. Both are kept in the case the person typed.
-A soft-deleted account keeps its row (`deleted_at` set) and is left out by `.active()`.
+
+Usernames and emails are also one namespace within a realm (a username may not equal
+another account's email): each realm has a table of login identifiers, the folded
+username and email of every account, with one unique index on the folded value. The
+account writes its rows itself, in the transaction that saves it.
+
+A soft-deleted account keeps its row (`deleted_at` set) and its identifiers, and is left
+out by `.active()`.
 """
 
 from __future__ import annotations
 
-import operator
+from collections.abc import Collection
 from datetime import datetime
-from functools import reduce
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
-from django.db.models import BooleanField, Case, ExpressionWrapper, Q, Value, When
+from django.db import IntegrityError, models, router, transaction
+from django.db.models import Case, CharField, Q, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -25,6 +31,7 @@ from accounts.validators import (
     NAME_MAX_LENGTH,
     PHONE_MAX_LENGTH,
     USERNAME_MAX_LENGTH,
+    fold_identifier,
     normalize_email,
     normalize_phone,
     normalize_username,
@@ -68,8 +75,9 @@ class AccountQuerySet(models.QuerySet[Any]):
     def by_login(self, identifier: str) -> AccountQuerySet:
         """The account a login identifier names: a username or an email, any case.
 
-        A username may contain `@`, so one identifier can match one account's username
-        and another's email; the username match comes first.
+        A username may contain `@`, so one identifier could match one account's username
+        and another's email; the identifier table keeps that from being written, and
+        should it be there anyway, the username match comes first.
         """
         value = Lower(Value(normalize_username(identifier)))
         return (
@@ -80,35 +88,44 @@ class AccountQuerySet(models.QuerySet[Any]):
 
     def conflicts(self, *, exclude_pk: int | None = None, **values: str | None) -> list[str]:
         """Which of the given unique fields (`username`, `email`, `phone`) another account
-        already holds, compared as the unique indexes compare them. One query.
+        already holds, compared as the database compares them. One query.
 
         Usernames and emails are one namespace of login identifiers: a login names the
         account whose username or email it matches, so a new username may not equal
         another account's email, nor a new email another account's username (else
-        `alice@example.com` as a username would capture Alice's logins by email).
+        `alice@example.com` as a username would capture Alice's logins by email). Both are
+        looked up in the realm's identifier table, whose unique index is what refuses
+        them, so a refusal always has a field to name. Every account of the realm counts,
+        whatever this queryset's filter, as it does for the unique indexes.
         """
-        tests = {}
-        for field, value in values.items():
-            if not value:
-                continue
-            if field == "phone":
-                tests[field] = Q(phone=value)
-            else:
-                # Usernames and emails are both stored NFKC-normalised.
-                folded = Lower(Value(normalize_username(value)))
-                tests[field] = Q(username_ci=folded) | Q(email_ci=folded)
-        if not tests:
+        logins = {
+            field: fold_identifier(value)
+            for field, value in values.items()
+            if value and field in ("username", "email")
+        }
+        phone = values.get("phone")
+        if not logins and not phone:
             return []
-        rows = (
-            self.alias(username_ci=Lower("username"), email_ci=Lower("email"))
-            .filter(reduce(operator.or_, tests.values()))
-            .exclude(pk=exclude_pk)
-            .values_list(
-                *(ExpressionWrapper(test, output_field=BooleanField()) for test in tests.values())
-            )
+        # One query: (kind, value) pairs from the identifier table and, for a phone, from
+        # the account table, each through its unique index. The kind keeps a username
+        # spelled like a phone number (`+14155550123` is a valid username) apart.
+        found = (
+            self.model.identifier_model()
+            ._default_manager.filter(value__in=logins.values())
+            .exclude(account_id=exclude_pk)
+            .values_list(Value("login", output_field=CharField()), "value")
         )
-        hits = [any(column) for column in zip(*rows, strict=True)] if rows else []
-        return [field for field, hit in zip(tests, hits, strict=False) if hit]
+        if phone:
+            found = found.union(
+                self.model._default_manager.filter(phone=phone)
+                .exclude(pk=exclude_pk)
+                .values_list(Value("phone", output_field=CharField()), "phone")
+            )
+        taken = set(found)
+        hits = {field: ("login", value) in taken for field, value in logins.items()}
+        if phone:
+            hits["phone"] = ("phone", phone) in taken
+        return [field for field in values if hits.get(field)]
 
 
 class AccountManager(BaseUserManager.from_queryset(AccountQuerySet)):  # type: ignore[misc]
@@ -151,6 +168,28 @@ class AccountManager(BaseUserManager.from_queryset(AccountQuerySet)):  # type: i
         return self.by_username(username or "").get()
 
 
+class AbstractLoginIdentifier(models.Model):
+    """One login identifier of one account: its username or its email, folded.
+
+    Each realm has a concrete table of these with one unique index on `value`, so that
+    no two accounts of the realm can be reached by one login, whether the values came
+    as usernames or as emails, in any case or width. A concrete model adds
+    `account = models.ForeignKey(<the account model>, on_delete=models.CASCADE,
+    related_name="identifiers")`; the account finds its identifier model through that
+    reverse relation. Rows are written only by `AbstractAccount.save()`.
+    """
+
+    # An email is at most 254 characters; lower-casing doubles at most (`İ` becomes two
+    # code points), so the column leaves room rather than fail on such an address.
+    value = models.CharField(max_length=254 * 2, unique=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.value
+
+
 def _unique_ci(field: str) -> models.UniqueConstraint:
     return models.UniqueConstraint(
         Lower(field),
@@ -185,6 +224,8 @@ class AbstractAccount(AbstractBaseUser):
     REQUIRED_FIELDS: ClassVar[list[str]] = ["email", "name"]
 
     objects = AccountManager()
+    # The reverse relation of the realm's identifier model (see `AbstractLoginIdentifier`).
+    identifiers: models.Manager[Any]
 
     class Meta:
         abstract = True
@@ -198,8 +239,14 @@ class AbstractAccount(AbstractBaseUser):
             models.Index(fields=["created_at", "id"], name="%(app_label)s_%(class)s_created"),
         ]
 
+    @classmethod
+    def identifier_model(cls) -> type[AbstractLoginIdentifier]:
+        """This realm's identifier table (see `AbstractLoginIdentifier`)."""
+        return cast(type[AbstractLoginIdentifier], cls._meta.get_field("identifiers").related_model)
+
     def clean(self) -> None:
         super().clean()
+        self.email = normalize_email(self.email)
         self.phone = normalize_phone(self.phone)
 
     # --- Passwords -------------------------------------------------------------------
@@ -224,23 +271,75 @@ class AbstractAccount(AbstractBaseUser):
         self._password_keep = keep
         self._password_set = True
 
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        """The database's rules, as form errors: model forms (the admin site's) call this.
+
+        A username or email another account holds as either is refused here by the same
+        lookup the services use; such a field is then left out of the `LOWER(...)`
+        constraint checks, so that a taken value is reported once.
+        """
+        exclude = set(exclude or ())
+        values = {
+            field: getattr(self, field) for field in ("username", "email") if field not in exclude
+        }
+        taken = type(self)._default_manager.conflicts(exclude_pk=self.pk, **values)
+        errors: dict[str, list[ValidationError]] = {
+            field: [ValidationError(f"This {field} is already taken.", code="unique")]
+            for field in taken
+        }
+        try:
+            super().validate_constraints(exclude=exclude | set(taken))
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
     def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save the account and, in the same transaction, what must change with it: its
+        identifier rows, and the revocation that a password change brings.
+
+        Both are kept here rather than in a service because no path that saves an account
+        may skip them (the manager, the services, the admin site's forms,
+        `createsuperuser`, `changepassword`): the identifier rows are the account's
+        integrity, like a constraint, and the revocation is what "any password change
+        revokes" means (see the password setters above). `QuerySet.update()` of `username`
+        or `email` and `bulk_create()` of accounts bypass this; nothing in the project does
+        either (the benchmark's seeding writes the rows itself).
+        """
         update_fields = kwargs.get("update_fields")
-        revoke = (
-            getattr(self, "_password_set", False)
-            and not self._state.adding
-            and (update_fields is None or "password" in update_fields)
+        adding = self._state.adding
+        identifiers_changed = (
+            adding or update_fields is None or not {"username", "email"}.isdisjoint(update_fields)
         )
-        with transaction.atomic(using=kwargs.get("using")):
+        password_saved = update_fields is None or "password" in update_fields
+        revoke = getattr(self, "_password_set", False) and not adding and password_saved
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
             super().save(*args, **kwargs)
+            if identifiers_changed:
+                self._sync_identifiers(using=using, adding=adding)
             if revoke:
-                tokens = Token.objects.for_owner(self).live()
-                keep = self._password_keep
-                if keep is not None:
-                    tokens = tokens.exclude(pk=keep.pk)
-                tokens.update(revoked_at=timezone.now())
-        if update_fields is None or "password" in update_fields:
+                self._revoke_tokens(keep=self._password_keep)
+        if password_saved:
             self._password_set, self._password_keep = False, None
+
+    def _revoke_tokens(self, *, keep: Token | None) -> None:
+        tokens = Token.objects.for_owner(self).live()
+        if keep is not None:
+            tokens = tokens.exclude(pk=keep.pk)
+        tokens.update(revoked_at=timezone.now())
+
+    def _sync_identifiers(self, *, using: str, adding: bool) -> None:
+        """Make the identifier rows the folded username and email (one row if they fold
+        alike); a value another account holds fails the insert with IntegrityError."""
+        rows = self.identifiers.all().using(using)
+        wanted = {fold_identifier(self.username), fold_identifier(self.email)} - {""}
+        held = set() if adding else set(rows.values_list("value", flat=True))
+        if held - wanted:
+            # Freed first, so that the account's own old value never blocks its new one.
+            rows.filter(value__in=held - wanted).delete()
+        if wanted - held:
+            rows.bulk_create([rows.model(account=self, value=value) for value in wanted - held])
 
     @property
     def is_deleted(self) -> bool:
@@ -256,3 +355,12 @@ class User(AbstractAccount):
     class Meta(AbstractAccount.Meta):
         verbose_name = "user"
         verbose_name_plural = "users"
+
+
+class UserIdentifier(AbstractLoginIdentifier):
+    """A login identifier of a user (see `AbstractLoginIdentifier`)."""
+
+    account = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identifiers")
+
+    class Meta(AbstractLoginIdentifier.Meta):
+        verbose_name = "user login identifier"

@@ -27,6 +27,15 @@ def normalize_username(value: str) -> str:
     return unicodedata.normalize("NFKC", value)
 
 
+def fold_identifier(value: str) -> str:
+    """The form in which usernames and emails are compared: NFKC, then lower case.
+
+    The same fold as the `LOWER(...)` indexes over the stored (NFKC) values, on SQLite
+    through `accounts.sqlite`; the login identifier tables hold values in this form.
+    """
+    return normalize_username(value).lower()
+
+
 def normalize_email(value: str) -> str:
     """NFKC and trimmed, in the case typed: full-width forms of an address collide."""
     return unicodedata.normalize("NFKC", value).strip()

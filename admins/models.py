@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import PermissionsMixin
+from django.db import models
 
-from accounts.models import AbstractAccount, AccountManager
+from accounts.models import AbstractAccount, AbstractLoginIdentifier, AccountManager
 
 
 class AdminManager(AccountManager):
@@ -34,3 +35,12 @@ class Admin(AbstractAccount, PermissionsMixin):
     @property
     def is_staff(self) -> bool:
         return self.is_active and self.deleted_at is None
+
+
+class AdminIdentifier(AbstractLoginIdentifier):
+    """A login identifier of an admin (see `AbstractLoginIdentifier`)."""
+
+    account = models.ForeignKey(Admin, on_delete=models.CASCADE, related_name="identifiers")
+
+    class Meta(AbstractLoginIdentifier.Meta):
+        verbose_name = "admin login identifier"

@@ -68,7 +68,8 @@ def seed() -> dict[str, str]:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from accounts.models import User
+    from accounts.models import User, UserIdentifier
+    from accounts.validators import fold_identifier
     from admins.models import Admin
     from tokens.crypto import digest
     from tokens.models import Token, TokenKind
@@ -94,6 +95,16 @@ def seed() -> dict[str, str]:
             )
         )
     User.objects.bulk_create(users, batch_size=1000)
+    # bulk_create skips save(), which keeps the login identifier rows: seed them too, so
+    # that conflict checks search a table of a live database's size.
+    UserIdentifier.objects.bulk_create(
+        (
+            UserIdentifier(account_id=pk, value=fold_identifier(value))
+            for pk, username, email in User.objects.values_list("pk", "username", "email")
+            for value in (username, email)
+        ),
+        batch_size=2000,
+    )
     user_ids = list(User.objects.values_list("pk", flat=True))
     tokens = []
     for n in range(TOKENS):

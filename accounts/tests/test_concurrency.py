@@ -15,9 +15,9 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.models import User, UserIdentifier
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import login, login_pair, run_together
+from accounts.tests.helpers import bearer, login, login_pair, run_together
 from tokens.tests.helpers import claims, session_of
 
 pytestmark = [
@@ -78,6 +78,71 @@ def test_concurrent_registrations_of_one_username_make_one_account(settings):
         if response.status_code == 409:
             assert list(response.json()["error"]["details"]) == ["username"]
     assert User.objects.filter(username__iexact="racer").count() == 1
+
+
+IDENTIFIER_RACE_ROUNDS = 10
+
+
+def test_a_username_and_an_email_registered_at_once_as_one_value_make_one_account(settings):
+    """One registration takes `xN@ex.com` as its username, the other as its email: the
+    identifier table's unique index lets exactly one in, and the other gets a 409 naming
+    the field. A race does not always interleave, so it is run a few times."""
+    settings.REGISTER_RATE_LIMIT = "1000/h"
+
+    for round_ in range(IDENTIFIER_RACE_ROUNDS):
+        value = f"x{round_}@ex.com"
+        bodies = [
+            {"username": value, "email": f"a{round_}@elsewhere.example"},
+            {"username": f"racer{round_}", "email": value.upper()},
+        ]
+
+        def register(client: APIClient, index: int, bodies: list[dict[str, str]] = bodies) -> Any:
+            body = {**bodies[index], "name": "Racer", "password": PASSWORD}
+            return client.post("/api/v1/auth/register", body, format="json")
+
+        responses = run_together(2, register)
+
+        assert codes(responses) == {(201, None): 1, (409, "CONFLICT"): 1}, codes(responses)
+        winner, loser = sorted(range(2), key=lambda i: responses[i].status_code)
+        taken = ["username", "email"][loser]
+        assert list(responses[loser].json()["error"]["details"]) == [taken]
+        (account,) = User.objects.by_login(value)
+        assert account.pk == responses[winner].json()["data"]["id"]
+        expected = {field.lower() for field in bodies[winner].values()}
+        assert set(account.identifiers.values_list("value", flat=True)) == expected
+    assert User.objects.count() == IDENTIFIER_RACE_ROUNDS
+    assert UserIdentifier.objects.count() == 2 * IDENTIFIER_RACE_ROUNDS
+
+
+def test_a_username_change_and_a_registration_taking_one_value_at_once_have_one_winner(settings):
+    """The profile update's side of the race: its check passes, the other insert commits
+    first, and the update's identifier insert fails; the answer is a 409, not a 500."""
+    settings.REGISTER_RATE_LIMIT = "1000/h"
+    settings.RATE_LIMIT_ATTEMPTS = 1000
+    mover = make_user(username="mover", email="mover@example.com")
+    token = login_pair(APIClient(), "mover")["access_token"]
+
+    for round_ in range(IDENTIFIER_RACE_ROUNDS):
+        value = f"y{round_}@ex.com"
+
+        def race(client: Any, index: int, value: str = value, n: int = round_) -> Any:
+            if index == 0:
+                change = {"username": value}
+                return client.patch("/api/v1/users/me", change, format="json", **bearer(token))
+            body = {"username": f"newcomer{n}", "name": "N", "email": value, "password": PASSWORD}
+            return client.post("/api/v1/auth/register", body, format="json")
+
+        responses = run_together(2, race)
+
+        outcome = codes(responses)
+        assert outcome[(409, "CONFLICT")] == 1, outcome
+        assert outcome[(200, None)] + outcome[(201, None)] == 1, outcome
+        loser = next(r for r in responses if r.status_code == 409)
+        assert list(loser.json()["error"]["details"]) in (["username"], ["email"])
+        assert UserIdentifier.objects.filter(value=value).count() == 1
+    mover.refresh_from_db()
+    held = set(mover.identifiers.values_list("value", flat=True))
+    assert held == {mover.username.lower(), "mover@example.com"}
 
 
 def test_concurrent_refreshes_with_one_token_have_one_winner():

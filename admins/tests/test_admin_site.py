@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.tests.factories import make_user
-from admins.models import Admin
+from admins.models import Admin, AdminIdentifier
 from admins.tests.factories import PASSWORD, make_admin
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +50,27 @@ def test_createsuperuser_refuses_a_username_taken_in_another_case(capsys, monkey
         )
 
     assert Admin.objects.count() == 1
+
+
+def test_createsuperuser_refuses_a_username_that_is_another_admins_email(monkeypatch):
+    victim = make_admin(username="victim", email="victim@example.com")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a long staff password 1")
+    monkeypatch.setenv("DJANGO_SUPERUSER_NAME", "Mallory")
+
+    with pytest.raises(CommandError, match=r"already taken"):
+        call_command(
+            "createsuperuser",
+            "--noinput",
+            username="Victim@Example.com",
+            email="mallory@example.com",
+            verbosity=0,
+        )
+
+    assert list(Admin.objects.all()) == [victim]
+    assert sorted(AdminIdentifier.objects.values_list("value", flat=True)) == [
+        "victim",
+        "victim@example.com",
+    ]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import assert_error, bearer, run_together
-from admins.models import Admin
+from admins.models import Admin, AdminIdentifier
 from admins.tests.factories import make_admin
 from admins.tests.helpers import (
     ADMIN_FIELDS,
@@ -529,3 +529,38 @@ def test_two_superusers_turning_on_each_other_at_once_leave_one_active_superuser
         assert outcomes[0] == (200, None), outcomes
         assert outcomes[1] in {(403, "FORBIDDEN"), (401, "TOKEN_INVALID")}, outcomes
         assert Admin.objects.filter(is_superuser=True, is_active=True).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite serialises every write; the race needs PostgreSQL's row locking",
+)
+def test_two_admins_created_at_once_with_one_value_as_username_and_as_email_make_one():
+    """The admin realm's identifier table decides, as the user realm's does: exactly one
+    201, and a 409 naming the field for the other."""
+    root = make_admin(username="root", is_superuser=True)
+    auth = bearer(admin_token(APIClient(), root))
+
+    for round_ in range(RACE_ROUNDS):
+        value = f"x{round_}@ex.com"
+        bodies = [
+            {**NEW, "username": value, "email": f"a{round_}@elsewhere.example"},
+            {**NEW, "username": f"staffer{round_}", "email": value.upper()},
+        ]
+
+        def create(api: Any, index: int, bodies: list[dict[str, str]] = bodies) -> Any:
+            return api.post(URL, bodies[index], format="json", **auth)
+
+        responses = run_together(2, create)
+
+        outcomes = sorted(
+            (r.status_code, r.json()["error"]["code"] if r.status_code >= 400 else None)
+            for r in responses
+        )
+        assert outcomes == [(201, None), (409, "CONFLICT")], outcomes
+        loser = [r.status_code for r in responses].index(409)
+        assert list(responses[loser].json()["error"]["details"]) == [["username", "email"][loser]]
+        assert Admin.objects.by_login(value).count() == 1
+    assert Admin.objects.count() == 1 + RACE_ROUNDS
+    assert AdminIdentifier.objects.count() == 2 * (1 + RACE_ROUNDS)

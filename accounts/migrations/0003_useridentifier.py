@@ -1,0 +1,66 @@
+"""
+The user realm's login identifier table, filled with every existing user's folded
+username and email.
+
+The backfill stops the migration (nothing is written) if existing users already break
+the one namespace: a username equal to another user's email, in any case or width.
+The error names the clashing values and accounts; change one of them (in the admin site
+or a shell) and run the migration again. The fold is copied here, not imported, so
+that this migration keeps doing what it did.
+"""
+
+import unicodedata
+from typing import Any
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+def _fold(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).lower()
+
+
+def backfill(apps: Any, schema_editor: Any) -> None:
+    account_model = apps.get_model("accounts", "user")
+    identifier_model = apps.get_model("accounts", "useridentifier")
+    db = schema_editor.connection.alias
+    holders: dict[str, int] = {}
+    clashes = []
+    for pk, username, email in account_model.objects.using(db).values_list(
+        "pk", "username", "email"
+    ):
+        for value in {_fold(username), _fold(email)} - {""}:
+            if holders.setdefault(value, pk) != pk:
+                clashes.append(f"{value!r} (users {holders[value]} and {pk})")
+    if clashes:
+        raise RuntimeError(
+            "Some users share a login identifier (a username equal to another's email, "
+            "in any case or width); change one of each pair, then migrate again: "
+            + ", ".join(clashes)
+        )
+    identifier_model.objects.using(db).bulk_create(
+        identifier_model(account_id=pk, value=value) for value, pk in holders.items()
+    )
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('accounts', '0002_account_created_index'),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name='UserIdentifier',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('value', models.CharField(max_length=508, unique=True)),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identifiers', to='accounts.user')),
+            ],
+            options={
+                'verbose_name': 'user login identifier',
+                'abstract': False,
+            },
+        ),
+        migrations.RunPython(backfill, migrations.RunPython.noop),
+    ]
