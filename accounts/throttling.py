@@ -1,6 +1,9 @@
-"""The login and registration throttles: every attempt counts, per client IP and realm."""
+"""The login and registration throttles (every attempt counts, per client IP and realm),
+and the per-account upload throttle."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -25,3 +28,16 @@ def throttle_password_check(request: HttpRequest, *, realm: str) -> None:
 
 def throttle_register(request: HttpRequest) -> None:
     throttle(request, group="register", rate=settings.REGISTER_RATE_LIMIT)
+
+
+def _by_account(group: str, request: HttpRequest) -> str:
+    owner: Any = request.user
+    return f"{owner._meta.label_lower}:{owner.pk}"
+
+
+def throttle_avatar_upload(request: HttpRequest) -> None:
+    """Avatar uploads of one account: each costs a decode, so one account's loop must not
+    occupy a worker, from however many addresses it comes."""
+    throttle(
+        request, group="avatar-upload", rate=settings.AVATAR_UPLOAD_RATE_LIMIT, key=_by_account
+    )

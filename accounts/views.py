@@ -31,7 +31,12 @@ from accounts.serializers import (
     UserSerializer,
     UserTokenPairSerializer,
 )
-from accounts.throttling import throttle_login, throttle_password_check, throttle_register
+from accounts.throttling import (
+    throttle_avatar_upload,
+    throttle_login,
+    throttle_password_check,
+    throttle_register,
+)
 from config.api.net import client_ip
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
@@ -177,10 +182,12 @@ class MeView(UserView):
 
 class AvatarView(UserView):
     parser_classes = [StrictMultiPartParser]
-    error_statuses = {413: "File too large"}
+    error_statuses = {413: "File too large", 429: "Too many avatar uploads"}
 
     @extend_schema(request=AvatarSerializer, responses=UserSerializer, tags=["users"])
     def put(self, request: Request) -> APIResponse:
+        # Counted before the body is parsed, so a refused upload costs no decoding.
+        throttle_avatar_upload(request)
         serializer = AvatarSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.account_set_avatar(

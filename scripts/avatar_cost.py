@@ -214,8 +214,7 @@ def _pixel_limit() -> int:
     code = (
         "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
         "os.environ.setdefault('SECRET_KEY', 'avatar-cost-throwaway-' + 'x' * 40);"
-        "django.setup(); from django.conf import settings; import accounts.avatars as a;"
-        "print(getattr(settings, 'AVATAR_MAX_PIXELS', None) or a.MAX_PIXELS)"
+        "django.setup(); from django.conf import settings; print(settings.AVATAR_MAX_PIXELS)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True

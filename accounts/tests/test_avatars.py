@@ -8,7 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.exceptions import RequestDataTooBig
+from django.utils import timezone
 from PIL import Image
 
 from accounts.models import User
@@ -121,6 +123,70 @@ def test_only_the_first_frame_of_an_animation_is_kept(api, auth, settings):
     assert isinstance(pixel, tuple)
     red, green, blue = pixel
     assert max(255 - red, green, blue) < 5  # red, within lossy re-encoding
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(api, auth, user, settings):
+    data = image_bytes("PNG", size=(4100, 4000), mode="1")  # 16.4 megapixels, a few KB
+
+    body = assert_error(put_avatar(api, auth, data), 400, "VALIDATION_ERROR")
+
+    assert "16,000,000 pixels" in body["error"]["details"]["avatar"][0]
+    assert media_files(settings) == []
+    user.refresh_from_db()
+    assert user.avatar.name == ""
+
+
+def test_the_pixel_limit_is_a_setting(api, auth, settings):
+    settings.AVATAR_MAX_PIXELS = 64 * 48 - 1
+
+    assert_error(put_avatar(api, auth, image_bytes("PNG")), 400, "VALIDATION_ERROR")
+    assert media_files(settings) == []
+
+
+def test_a_large_image_is_stored_at_the_maximum_side_with_its_aspect_ratio(api, auth, settings):
+    data = image_bytes("JPEG", size=(3000, 2000), quality=50)  # 6 megapixels
+
+    assert put_avatar(api, auth, data, name="big.jpg").status_code == 200
+
+    [stored] = media_files(settings)
+    assert Image.open(stored).size == (1024, 683)
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "WEBP"])
+def test_the_maximum_side_is_a_setting(api, auth, settings, image_format):
+    settings.AVATAR_MAX_SIDE = 32
+
+    assert put_avatar(api, auth, image_bytes(image_format, size=(48, 64))).status_code == 200
+
+    [stored] = media_files(settings)
+    assert Image.open(stored).size == (24, 32)
+
+
+def test_a_small_image_is_not_scaled_up(api, auth, settings):
+    assert put_avatar(api, auth, image_bytes("PNG", size=(64, 48))).status_code == 200
+
+    [stored] = media_files(settings)
+    assert Image.open(stored).size == (64, 48)
+
+
+def test_a_scaled_exif_rotated_image_is_stored_upright(api, auth, settings):
+    image = Image.new("RGB", (2400, 1200), "red")
+    image.paste("blue", (1200, 0, 2400, 1200))  # left half red, right half blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif.tobytes())
+
+    assert put_avatar(api, auth, buffer.getvalue(), name="photo.jpg").status_code == 200
+
+    [stored] = media_files(settings)
+    upright = Image.open(stored).convert("RGB")
+    assert upright.size == (512, 1024)
+    top, bottom = upright.getpixel((256, 100)), upright.getpixel((256, 924))
+    assert isinstance(top, tuple)
+    assert isinstance(bottom, tuple)
+    assert top[0] > 200 > top[2]  # the left (red) half is now on top
+    assert bottom[2] > 200 > bottom[0]
 
 
 def _gif_named_png() -> bytes:
@@ -296,8 +362,12 @@ def test_registration_with_an_avatar(api, settings):
     assert response.json()["data"]["avatar_url"].endswith(stored.name)
 
 
-@pytest.mark.parametrize("avatar", [image_bytes("PNG"), b"<html>"])
-def test_failed_registration_leaves_no_file_behind(api, settings, avatar):
+@pytest.mark.parametrize(
+    ("avatar", "status", "code"),
+    [(image_bytes("PNG"), 409, "CONFLICT"), (b"<html>", 400, "VALIDATION_ERROR")],
+    ids=["taken-username", "bad-avatar"],
+)
+def test_failed_registration_leaves_no_file_behind(api, settings, avatar, status, code):
     make_user(username="taken", email="taken@example.com")
 
     response = api.post(
@@ -312,9 +382,36 @@ def test_failed_registration_leaves_no_file_behind(api, settings, avatar):
         format="multipart",
     )
 
-    assert response.status_code in (400, 409)
+    assert_error(response, status, code)
     assert media_files(settings) == []
     assert User.objects.count() == 1
+
+
+# --- Rate limit ------------------------------------------------------------------------
+
+
+def test_avatar_uploads_are_rate_limited_per_account(api, auth, user, settings):
+    settings.AVATAR_UPLOAD_RATE_LIMIT = "2/h"
+    make_user(username="grace", email="grace@example.com")
+    other = bearer(login_pair(api, "grace")["access_token"])
+
+    with time_machine.travel(timezone.now(), tick=False):
+        assert put_avatar(api, auth, image_bytes("PNG")).status_code == 200
+        assert put_avatar(api, auth, image_bytes("JPEG"), name="b.jpg").status_code == 200
+        user.refresh_from_db()
+        kept, files = user.avatar.name, media_files(settings)
+
+        third = put_avatar(api, auth, image_bytes("WEBP"), name="c.webp")
+        from_other_account = put_avatar(api, other, image_bytes("PNG"))
+
+    body = assert_error(third, 429, "RATE_LIMITED")
+    assert int(third["Retry-After"]) >= 1
+    assert body["error"]["details"]["retry_after"] == int(third["Retry-After"])
+    user.refresh_from_db()
+    assert user.avatar.name == kept
+    assert not any(path.suffix == ".webp" for path in media_files(settings))
+    assert from_other_account.status_code == 200, from_other_account.content
+    assert len(media_files(settings)) == len(files) + 1
 
 
 # --- Serving ---------------------------------------------------------------------------
