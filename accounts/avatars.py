@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, WebPImagePlugin
 from rest_framework.exceptions import ValidationError
 
 from config.api.exceptions import PayloadTooLarge
@@ -43,6 +43,10 @@ STORED_MODES = {
     "PNG": ("1", "L", "LA", "P", "RGB", "RGBA"),
     "WEBP": ("RGB", "RGBA"),
 }
+# Scaling: whole-factor reduction leaves Lanczos at least this ratio (Pillow's default of
+# 2 doubles the resampling CPU of a 16 MP image for no visible gain at avatar sizes).
+REDUCING_GAP = 1.5
+REDUCE_BAND_ROWS = 256
 # EXIF orientation -> the transposition that makes the image upright (as ImageOps does).
 ORIENTATIONS = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -83,6 +87,50 @@ def _target_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def _reduce_in_bands(image: Image.Image, factor: int, mode: str) -> Image.Image:
+    """`image.convert(mode).reduce(factor)`, a band of rows at a time.
+
+    Converting makes a full-size copy, and `reduce()` (as `resize()`) of an image with
+    alpha first makes a premultiplied one, 4 bytes a pixel either way; a band of rows
+    costs a sliver of that. Each band but the last is a whole number of `factor` rows
+    high, so the bands' averages are the whole image's.
+    """
+    width, height = image.size
+    reduced = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    rows = factor * max(1, REDUCE_BAND_ROWS // factor)
+    for top in range(0, height, rows):
+        band = image.crop((0, top, width, min(top + rows, height)))
+        if band.mode != mode:
+            band = band.convert(mode)
+        reduced.paste(band.reduce(factor), (0, top // factor))
+    return reduced
+
+
+def _webp_first_frame(image: WebPImagePlugin.WebPImageFile) -> Image.Image:
+    """The first frame of a WebP file, with two full-size copies fewer than `load()`.
+
+    Pillow decodes WebP with libwebp's animation decoder, which holds two canvases (the
+    frame, and the previous one kept for the next frame's blending); `load()` then keeps
+    them, a bytes copy of the frame and its own image alive at once: four copies, 4 bytes
+    a pixel each. Here the bytes become the image's own memory (`frombuffer` shares
+    them) and the canvases are freed with the decoder, so three copies exist only while
+    libwebp hands the frame out, and one afterwards. `_decoder` is the plugin's decoder,
+    positioned at the first frame by `Image.open`.
+    """
+    decoder = image._decoder  # no public way to free libwebp's canvas
+    frame = decoder.get_next()
+    if frame is None:
+        raise ValueError("the WebP frame does not decode")
+    data = frame[0]
+    del image._decoder, decoder  # frees both canvases
+    # libwebp hands out RGBA, or RGBX for an opaque image: both are modes `frombuffer`
+    # maps without a copy.
+    rawmode = image.rawmode
+    decoded = Image.frombuffer(rawmode, image.size, data, "raw", rawmode, 0, 1)
+    decoded.info = dict(image.info)
+    return decoded
+
+
 def _pixels_only(image: Image.Image, image_format: str) -> Image.Image:
     """The first frame, scaled down, upright, in a mode the format stores, with no
     metadata attached.
@@ -91,30 +139,45 @@ def _pixels_only(image: Image.Image, image_format: str) -> Image.Image:
     on the smallest image it can: scaling happens before any mode conversion or rotation,
     and no full-size copy is made beyond the conversions commented below.
     """
-    image.seek(0)
     max_side = settings.AVATAR_MAX_SIDE
-    # A JPEG is decoded by libjpeg at the smallest of 1/1, 1/2, 1/4 and 1/8 scale that is
-    # still at least the target size; the other decoders ignore this.
-    image.draft(None, _target_size(image.size, max_side))
-    image.load()
+    image.seek(0)
+    if isinstance(image, WebPImagePlugin.WebPImageFile):
+        image = _webp_first_frame(image)
+    else:
+        # A JPEG is decoded by libjpeg at the smallest of 1/1, 1/2, 1/4 and 1/8 scale that
+        # is still at least the target size; the other decoders ignore this.
+        image.draft(None, _target_size(image.size, max_side))
+        image.load()
     decoded_mode = image.mode
     has_alpha = "A" in image.getbands() or "transparency" in image.info
     transparency = image.info.get("transparency") if decoded_mode in ("L", "RGB") else None
     # Read before any conversion, which would drop it (EXIF, or XMP's tiff:Orientation).
     orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    scaled = image
+    # Modes that cannot be resampled well, or at all, are scaled in one that can: 16-bit
+    # grey as 32-bit integers (down to 8 bits, 0-65535 onto 0-255, once it is small),
+    # palette and bilevel images in colour or grey rather than by nearest neighbour.
     if decoded_mode.startswith("I;16"):
-        # 16-bit grey cannot be resampled as it is: widen it (4 bytes a pixel) and bring
-        # it down to 8 bits, mapping 0-65535 onto 0-255, once it is small.
-        scaled = image.convert("I")
-    elif decoded_mode in ("P", "1"):
-        # Palette and bilevel images would be resampled by nearest neighbour; in colour
-        # or grey they scale smoothly (a palette image then costs 4 bytes a pixel).
-        scaled = image.convert(("RGBA" if has_alpha else "RGB") if decoded_mode == "P" else "L")
+        working_mode = "I"
+    elif decoded_mode == "P":
+        working_mode = "RGBA" if has_alpha else "RGB"
+    elif decoded_mode == "1":
+        working_mode = "L"
+    else:
+        working_mode = decoded_mode
+    # Down by a whole factor first (box averaging, cheap), leaving at least REDUCING_GAP
+    # for Lanczos, whose cost grows with the ratio it spans. The bands are converted one
+    # by one, so no full-size copy in the working mode is ever made.
+    factor = int(max(image.size) / max_side / REDUCING_GAP)
+    if factor > 1:
+        scaled = _reduce_in_bands(image, factor, working_mode)
+    elif working_mode != decoded_mode:
+        scaled = image.convert(working_mode)  # at most 1.5 x AVATAR_MAX_SIDE on a side
+    else:
+        scaled = image
     if scaled is not image:
         image.close()  # the full-size decoded pixels are not needed any more
-    # In place and never scaling up: reduce() by a whole factor first, then resample.
-    scaled.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    # In place, and never scaling up.
+    scaled.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
     if scaled.mode == "I":
         scaled = scaled.point(lambda value: value / 256, "L")
     transpose = ORIENTATIONS.get(orientation)

@@ -4,6 +4,7 @@ served safely at /uploads/."""
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 
@@ -198,6 +199,14 @@ def _truncated_png() -> bytes:
     return data[: len(data) // 2]
 
 
+def _truncated_webp() -> bytes:
+    image = Image.frombytes("RGB", (100, 100), os.urandom(100 * 100 * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, format="WEBP", quality=90)
+    data = buffer.getvalue()
+    return data[: len(data) // 2]
+
+
 @pytest.mark.parametrize(
     ("data", "name", "content_type"),
     [
@@ -210,10 +219,20 @@ def _truncated_png() -> bytes:
         ),
         (b"<html><script>alert(1)</script></html>", "photo.jpg", "image/jpeg"),
         (_truncated_png(), "half.png", "image/png"),
+        (_truncated_webp(), "half.webp", "image/webp"),
         (image_bytes("PNG", size=(10000, 10000), mode="1"), "bomb.png", "image/png"),
         (image_bytes("TIFF"), "a.png", "image/png"),
     ],
-    ids=["gif-as-png", "bmp-as-png", "svg-script", "html-as-jpg", "truncated", "bomb", "tiff"],
+    ids=[
+        "gif-as-png",
+        "bmp-as-png",
+        "svg-script",
+        "html-as-jpg",
+        "truncated",
+        "truncated-webp",
+        "bomb",
+        "tiff",
+    ],
 )
 def test_anything_but_a_whole_jpeg_png_or_webp_is_refused(
     api, auth, user, settings, data, name, content_type
