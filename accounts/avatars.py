@@ -150,18 +150,18 @@ def _pixels_only(image: Image.Image, image_format: str) -> Image.Image:
         image.load()
     decoded_mode = image.mode
     has_alpha = "A" in image.getbands() or "transparency" in image.info
-    transparency = image.info.get("transparency") if decoded_mode in ("L", "RGB") else None
     # Read before any conversion, which would drop it (EXIF, or XMP's tiff:Orientation).
     orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    # Modes that cannot be resampled well, or at all, are scaled in one that can: 16-bit
-    # grey as 32-bit integers (down to 8 bits, 0-65535 onto 0-255, once it is small),
-    # palette and bilevel images in colour or grey rather than by nearest neighbour.
+    # Scaling happens in a mode that resamples well: 16-bit grey as 32-bit integers (down
+    # to 8 bits, 0-65535 onto 0-255, once it is small); palette and bilevel images in
+    # colour or grey rather than by nearest neighbour; a transparent colour key as an
+    # alpha channel, since resampling would blend the key colour into its neighbours.
     if decoded_mode.startswith("I;16"):
         working_mode = "I"
-    elif decoded_mode == "P":
-        working_mode = "RGBA" if has_alpha else "RGB"
-    elif decoded_mode == "1":
-        working_mode = "L"
+    elif decoded_mode in ("1", "L", "P", "RGB") and has_alpha:
+        working_mode = "RGBA" if decoded_mode in ("P", "RGB") else "LA"
+    elif decoded_mode in ("1", "P"):
+        working_mode = "L" if decoded_mode == "1" else "RGB"
     else:
         working_mode = decoded_mode
     # Down by a whole factor first (box averaging, cheap), leaving at least REDUCING_GAP
@@ -184,13 +184,11 @@ def _pixels_only(image: Image.Image, image_format: str) -> Image.Image:
     upright = scaled.transpose(transpose) if transpose is not None else scaled
     if upright.mode not in STORED_MODES[image_format]:
         upright = upright.convert("RGBA" if has_alpha and image_format != "JPEG" else "RGB")
-    # Only the pixels (and a colour key for transparency) go on: encoders read metadata
-    # such as ICC profiles from `info`, so it is emptied.
     if upright is image:
         # Small by now, and the caller closes the decoded file, pixels and all.
         upright = image.copy()
-    keep = transparency is not None and upright.mode == decoded_mode
-    upright.info = {"transparency": transparency} if keep else {}
+    # Only the pixels go on: encoders read metadata such as ICC profiles from `info`.
+    upright.info = {}
     return upright
 
 

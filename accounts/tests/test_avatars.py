@@ -190,6 +190,22 @@ def test_a_scaled_exif_rotated_image_is_stored_upright(api, auth, settings):
     assert bottom[2] > 200 > bottom[0]
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L", "P"])
+def test_a_scaled_image_keeps_its_transparent_colour_key_as_alpha(api, auth, settings, mode):
+    image = Image.new(mode, (2000, 1000), 0)
+    image.paste(200, (1000, 0, 2000, 1000))  # the right half opaque
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=(0, 0, 0) if mode == "RGB" else 0)
+
+    assert put_avatar(api, auth, buffer.getvalue()).status_code == 200
+
+    [stored] = media_files(settings)
+    scaled = Image.open(stored)
+    assert scaled.size == (1024, 512)
+    alpha = scaled.convert("RGBA").getchannel("A")
+    assert (alpha.getpixel((100, 256)), alpha.getpixel((900, 256))) == (0, 255)
+
+
 def _gif_named_png() -> bytes:
     return image_bytes("GIF")
 
