@@ -3,12 +3,10 @@ and the per-account upload throttle."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.http import HttpRequest
 
-from config.ratelimit import throttle
+from config.ratelimit import by_account, throttle
 
 
 def login_rate() -> str:
@@ -30,14 +28,7 @@ def throttle_register(request: HttpRequest) -> None:
     throttle(request, group="register", rate=settings.REGISTER_RATE_LIMIT)
 
 
-def _by_account(group: str, request: HttpRequest) -> str:
-    owner: Any = request.user
-    return f"{owner._meta.label_lower}:{owner.pk}"
-
-
 def throttle_avatar_upload(request: HttpRequest) -> None:
     """Avatar uploads of one account: each costs a decode, so one account's loop must not
     occupy a worker, from however many addresses it comes."""
-    throttle(
-        request, group="avatar-upload", rate=settings.AVATAR_UPLOAD_RATE_LIMIT, key=_by_account
-    )
+    throttle(request, group="avatar-upload", rate=settings.AVATAR_UPLOAD_RATE_LIMIT, key=by_account)

@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
@@ -40,6 +41,13 @@ def by_client_ip(group: str, request: HttpRequest) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def by_account(group: str, request: HttpRequest) -> str:
+    """The authenticated caller's realm and id: for limits on what an account does,
+    wherever it comes from."""
+    owner: Any = request.user
+    return f"{owner._meta.label_lower}:{owner.pk}"
 
 
 def throttle(request: HttpRequest, *, group: str, rate: str, key: Key = by_client_ip) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.conf import settings
-from django.http import HttpRequest
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
@@ -18,7 +17,7 @@ from rest_framework.request import Request
 from config.api.pagination import PagePagination
 from config.api.parsers import JSON_ONLY
 from config.api.responses import APIResponse
-from config.ratelimit import throttle
+from config.ratelimit import by_account, throttle
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
 from tokens.permissions import RequiresSession
@@ -26,12 +25,6 @@ from tokens.serializers import TokenCreateSerializer, TokenSerializer, TokenWith
 from tokens.services import personal_token_create, token_revoke_all, token_revoke_own
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _by_account(group: str, request: HttpRequest) -> str:
-    """Token creation is limited per account (realm and id), not per address."""
-    owner: Any = request.user
-    return f"{owner._meta.label_lower}:{owner.pk}"
 
 
 class RevokedSerializer(serializers.Serializer):
@@ -65,7 +58,7 @@ class TokenViewSet(viewsets.GenericViewSet):
     )
     def create(self, request: Request) -> APIResponse:
         throttle(
-            request, group="token-create", rate=settings.TOKEN_CREATE_RATE_LIMIT, key=_by_account
+            request, group="token-create", rate=settings.TOKEN_CREATE_RATE_LIMIT, key=by_account
         )
         serializer = TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
