@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate test coverage test-postgres lint format typecheck check clean bench
+.PHONY: install run serve migrate test test-postgres lint format typecheck check clean bench avatar-cost
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -64,3 +64,8 @@ clean:
 # PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else the embedded defaults.
 bench: install
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+# Peak memory and CPU of one avatar upload, for the worst accepted image of each format
+# (scripts/avatar_cost.py; no server, no database).
+avatar-cost: install
+	$(BIN)/python scripts/avatar_cost.py $(AVATAR_COST_ARGS)

@@ -1,6 +1,6 @@
 """The throttles of the accounts: logins and password confirmations per client IP and
-realm, registration per client IP, profile updates per account. Every attempt counts,
-whatever it answers."""
+realm, registration per client IP, profile updates and avatar uploads per account. Every
+attempt counts, whatever it answers."""
 
 from __future__ import annotations
 
@@ -39,4 +39,12 @@ def throttle_profile_update(*, account: Any) -> None:
         group="profile-update",
         rate=settings.PROFILE_UPDATE_RATE_LIMIT,
         key=account_key(account),
+    )
+
+
+def throttle_avatar_upload(*, account: Any) -> None:
+    """Avatar uploads of one account: each costs a decode, so one account's loop must not
+    occupy a worker, from however many addresses it comes."""
+    throttle(
+        group="avatar-upload", rate=settings.AVATAR_UPLOAD_RATE_LIMIT, key=account_key(account)
     )

@@ -34,6 +34,7 @@ from accounts.serializers import (
     token_pair_serializer,
 )
 from accounts.throttling import (
+    throttle_avatar_upload,
     throttle_password_check,
     throttle_profile_update,
     throttle_register,
@@ -230,6 +231,8 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["put"], parser_classes=[StrictMultiPartParser])
     def avatar(self, request: Request) -> APIResponse:
         """Replace the avatar (multipart `avatar`: JPEG, PNG or WebP)."""
+        # Counted before the body is parsed, so a refused upload costs no decoding.
+        throttle_avatar_upload(account=self.account)
         serializer = AvatarSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         account = services.account_set_avatar(

@@ -210,6 +210,13 @@ SIMPLE_JWT = {
 MEDIA_ROOT = (BASE_DIR / env.str("UPLOAD_DIR", default="media")).resolve()
 MEDIA_URL = "/uploads/"
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=10)
+# An avatar's cost is its pixel count, not its file size: a 100 KB PNG can hold 40
+# megapixels. Checked from the header, before decoding.
+AVATAR_MAX_PIXELS = env.int("AVATAR_MAX_PIXELS", default=16_000_000)
+# Stored avatars are scaled down to this many pixels on their longer side (never up).
+AVATAR_MAX_SIDE = env.int("AVATAR_MAX_SIDE", default=1024)
+# Avatar uploads each account may make (django-ratelimit rate syntax).
+AVATAR_UPLOAD_RATE_LIMIT = env.str("AVATAR_UPLOAD_RATE_LIMIT", default="20/h")
 # Non-file request bodies (JSON, form fields) stay small; file uploads are capped by
 # MAX_REQUEST_BYTES, checked before the body is read.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

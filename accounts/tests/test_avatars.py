@@ -4,11 +4,14 @@ served safely at /uploads/."""
 from __future__ import annotations
 
 import io
+import os
 import re
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.exceptions import RequestDataTooBig
+from django.utils import timezone
 from PIL import Image
 
 from accounts.models import User
@@ -123,12 +126,100 @@ def test_only_the_first_frame_of_an_animation_is_kept(api, auth, settings):
     assert max(255 - red, green, blue) < 5  # red, within lossy re-encoding
 
 
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(api, auth, user, settings):
+    data = image_bytes("PNG", size=(4100, 4000), mode="1")  # 16.4 megapixels, a few KB
+
+    body = assert_error(put_avatar(api, auth, data), 400, "VALIDATION_ERROR")
+
+    assert "16,000,000 pixels" in body["error"]["details"]["avatar"][0]
+    assert media_files(settings) == []
+    user.refresh_from_db()
+    assert user.avatar.name == ""
+
+
+def test_the_pixel_limit_is_a_setting(api, auth, settings):
+    settings.AVATAR_MAX_PIXELS = 64 * 48 - 1
+
+    assert_error(put_avatar(api, auth, image_bytes("PNG")), 400, "VALIDATION_ERROR")
+    assert media_files(settings) == []
+
+
+def test_a_large_image_is_stored_at_the_maximum_side_with_its_aspect_ratio(api, auth, settings):
+    data = image_bytes("JPEG", size=(3000, 2000), quality=50)  # 6 megapixels
+
+    assert put_avatar(api, auth, data, name="big.jpg").status_code == 200
+
+    [stored] = media_files(settings)
+    assert Image.open(stored).size == (1024, 683)
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "WEBP"])
+def test_the_maximum_side_is_a_setting(api, auth, settings, image_format):
+    settings.AVATAR_MAX_SIDE = 32
+
+    assert put_avatar(api, auth, image_bytes(image_format, size=(48, 64))).status_code == 200
+
+    [stored] = media_files(settings)
+    assert Image.open(stored).size == (24, 32)
+
+
+def test_a_small_image_is_not_scaled_up(api, auth, settings):
+    assert put_avatar(api, auth, image_bytes("PNG", size=(64, 48))).status_code == 200
+
+    [stored] = media_files(settings)
+    assert Image.open(stored).size == (64, 48)
+
+
+def test_a_scaled_exif_rotated_image_is_stored_upright(api, auth, settings):
+    image = Image.new("RGB", (2400, 1200), "red")
+    image.paste("blue", (1200, 0, 2400, 1200))  # left half red, right half blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif.tobytes())
+
+    assert put_avatar(api, auth, buffer.getvalue(), name="photo.jpg").status_code == 200
+
+    [stored] = media_files(settings)
+    upright = Image.open(stored).convert("RGB")
+    assert upright.size == (512, 1024)
+    top, bottom = upright.getpixel((256, 100)), upright.getpixel((256, 924))
+    assert isinstance(top, tuple)
+    assert isinstance(bottom, tuple)
+    assert top[0] > 200 > top[2]  # the left (red) half is now on top
+    assert bottom[2] > 200 > bottom[0]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "P"])
+def test_a_scaled_image_keeps_its_transparent_colour_key_as_alpha(api, auth, settings, mode):
+    image = Image.new(mode, (2000, 1000), 0)
+    image.paste(200, (1000, 0, 2000, 1000))  # the right half opaque
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=(0, 0, 0) if mode == "RGB" else 0)
+
+    assert put_avatar(api, auth, buffer.getvalue()).status_code == 200
+
+    [stored] = media_files(settings)
+    scaled = Image.open(stored)
+    assert scaled.size == (1024, 512)
+    alpha = scaled.convert("RGBA").getchannel("A")
+    assert (alpha.getpixel((100, 256)), alpha.getpixel((900, 256))) == (0, 255)
+
+
 def _gif_named_png() -> bytes:
     return image_bytes("GIF")
 
 
 def _truncated_png() -> bytes:
     data = noise_png(20_000)
+    return data[: len(data) // 2]
+
+
+def _truncated_webp() -> bytes:
+    image = Image.frombytes("RGB", (100, 100), os.urandom(100 * 100 * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, format="WEBP", quality=90)
+    data = buffer.getvalue()
     return data[: len(data) // 2]
 
 
@@ -144,10 +235,20 @@ def _truncated_png() -> bytes:
         ),
         (b"<html><script>alert(1)</script></html>", "photo.jpg", "image/jpeg"),
         (_truncated_png(), "half.png", "image/png"),
+        (_truncated_webp(), "half.webp", "image/webp"),
         (image_bytes("PNG", size=(10000, 10000), mode="1"), "bomb.png", "image/png"),
         (image_bytes("TIFF"), "a.png", "image/png"),
     ],
-    ids=["gif-as-png", "bmp-as-png", "svg-script", "html-as-jpg", "truncated", "bomb", "tiff"],
+    ids=[
+        "gif-as-png",
+        "bmp-as-png",
+        "svg-script",
+        "html-as-jpg",
+        "truncated",
+        "truncated-webp",
+        "bomb",
+        "tiff",
+    ],
 )
 def test_anything_but_a_whole_jpeg_png_or_webp_is_refused(
     api, auth, user, settings, data, name, content_type
@@ -296,8 +397,12 @@ def test_registration_with_an_avatar(api, settings):
     assert response.json()["data"]["avatar_url"].endswith(stored.name)
 
 
-@pytest.mark.parametrize("avatar", [image_bytes("PNG"), b"<html>"])
-def test_failed_registration_leaves_no_file_behind(api, settings, avatar):
+@pytest.mark.parametrize(
+    ("avatar", "status", "code"),
+    [(image_bytes("PNG"), 409, "CONFLICT"), (b"<html>", 400, "VALIDATION_ERROR")],
+    ids=["taken-username", "bad-avatar"],
+)
+def test_failed_registration_leaves_no_file_behind(api, settings, avatar, status, code):
     make_user(username="taken", email="taken@example.com")
 
     response = api.post(
@@ -312,9 +417,36 @@ def test_failed_registration_leaves_no_file_behind(api, settings, avatar):
         format="multipart",
     )
 
-    assert response.status_code in (400, 409)
+    assert_error(response, status, code)
     assert media_files(settings) == []
     assert User.objects.count() == 1
+
+
+# --- Rate limit ------------------------------------------------------------------------
+
+
+def test_avatar_uploads_are_rate_limited_per_account(api, auth, user, settings):
+    settings.AVATAR_UPLOAD_RATE_LIMIT = "2/h"
+    make_user(username="grace", email="grace@example.com")
+    other = bearer(login_pair(api, "grace")["access_token"])
+
+    with time_machine.travel(timezone.now(), tick=False):
+        assert put_avatar(api, auth, image_bytes("PNG")).status_code == 200
+        assert put_avatar(api, auth, image_bytes("JPEG"), name="b.jpg").status_code == 200
+        user.refresh_from_db()
+        kept, files = user.avatar.name, media_files(settings)
+
+        third = put_avatar(api, auth, image_bytes("WEBP"), name="c.webp")
+        from_other_account = put_avatar(api, other, image_bytes("PNG"))
+
+    body = assert_error(third, 429, "RATE_LIMITED")
+    assert int(third["Retry-After"]) >= 1
+    assert body["error"]["details"]["retry_after"] == int(third["Retry-After"])
+    user.refresh_from_db()
+    assert user.avatar.name == kept
+    assert not any(path.suffix == ".webp" for path in media_files(settings))
+    assert from_other_account.status_code == 200, from_other_account.content
+    assert len(media_files(settings)) == len(files) + 1
 
 
 # --- Serving ---------------------------------------------------------------------------
