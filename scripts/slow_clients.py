@@ -19,6 +19,8 @@ b. through nginx: `/health` and `/ready` are 200; an unknown path is the app's 4
    envelope (nginx serves nothing itself); the Server header names no version; a body
    over nginx's limit is nginx's 413 PAYLOAD_TOO_LARGE envelope, and one just over the
    app's cap (MAX_UPLOAD_MB x 1 MiB + 256 KiB) still reaches the app, whose 413 it is;
+   a malformed request is nginx's 400 BAD_REQUEST envelope, and a third nginx from the
+   same file, whose app is down (a closed port), answers a 503 SERVICE_UNAVAILABLE one;
 c. a client connecting from 127.0.0.2 and sending its own X-Forwarded-For is logged by
    the app (config.request) with 127.0.0.2;
 d. what nginx sends upstream, seen by a recording HTTP server of this script behind a
@@ -416,29 +418,33 @@ def send_slow_chunked_body(port: int, pause: float) -> tuple[float, int, int]:
     return last_sent, len(first) + len(second), status
 
 
-def declared_body_status(port: int, length: int, *, send_body: bool) -> Reply:
-    """POST a body of `length` bytes (or only declare it) and read the answer, without
-    waiting for the server to close the connection."""
+def exchange(port: int, head: bytes, body_length: int = 0) -> Reply:
+    """Send `head` as it is, then `body_length` bytes of body, and read one answer
+    without waiting for the server to close the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(
-            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Type: application/json\r\nConnection: close\r\n"
-            + f"Content-Length: {length}\r\n\r\n".encode()
-        )
-        if send_body:
-            block = b" " * 65536
-            remaining = length
-            try:
-                while remaining:
-                    remaining -= sock.send(block[: min(remaining, len(block))])
-            except OSError:
-                pass  # refused before the end: the answer is waiting
+        sock.sendall(head)
+        block = b" " * 65536
+        remaining = body_length
+        try:
+            while remaining:
+                remaining -= sock.send(block[: min(remaining, len(block))])
+        except OSError:
+            pass  # refused before the end: the answer is waiting
         started = time.monotonic()
         response = http.client.HTTPResponse(sock)
         response.begin()
         content = response.read()
         names = {name.lower(): value for name, value in response.getheaders()}
         return Reply(response.status, names, content, time.monotonic() - started)
+
+
+def post_head(length: int) -> bytes:
+    """The request line and headers of a JSON POST declaring `length` bytes of body."""
+    return (
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nConnection: close\r\n"
+        + f"Content-Length: {length}\r\n\r\n".encode()
+    )
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -482,8 +488,9 @@ def check_compose(checks: Checks) -> None:
     )
 
 
-def check_front(checks: Checks, front: Nginx) -> None:
-    """Through nginx to the app: probes, a 404, the Server header, both body caps."""
+def check_front(checks: Checks, front: Nginx, down_app: Nginx) -> None:
+    """Through nginx to the app: probes, a 404, the Server header, both body caps; and
+    nginx's own errors (`down_app` proxies to a closed port)."""
     for path in ("/health", "/ready"):
         reply = request("GET", front.base + path, timeout=5)
         checks.check(f"b. GET {path} through nginx is 200", reply.status == 200, reply.describe())
@@ -495,15 +502,13 @@ def check_front(checks: Checks, front: Nginx) -> None:
     )
     server = nope.headers.get("server", "")
     checks.check("b. the Server header names no version", server == "nginx", f"Server: {server}")
-    too_big = declared_body_status(front.port, 12 * 1024 * 1024, send_body=False)
+    too_big = exchange(front.port, post_head(12 * 1024 * 1024))
     checks.check(
         "b. a body over nginx's client_max_body_size is nginx's 413 PAYLOAD_TOO_LARGE envelope",
-        too_big.status == 413
-        and too_big.code == "PAYLOAD_TOO_LARGE"
-        and too_big.headers.get("content-type", "").startswith("application/json"),
+        nginx_envelope(too_big, 413, "PAYLOAD_TOO_LARGE"),
         too_big.describe(),
     )
-    over_app = declared_body_status(front.port, APP_CAP_BYTES + 1, send_body=True)
+    over_app = exchange(front.port, post_head(APP_CAP_BYTES + 1), APP_CAP_BYTES + 1)
     checks.check(
         "b. a body just over the app's cap passes nginx: the app's 413 PAYLOAD_TOO_LARGE",
         over_app.status == 413
@@ -511,6 +516,28 @@ def check_front(checks: Checks, front: Nginx) -> None:
         # Set by Django's middleware, never by nginx's own error pages.
         and over_app.headers.get("x-frame-options") == "DENY",
         over_app.describe(),
+    )
+    malformed = exchange(front.port, b"NOT AN HTTP REQUEST\r\n\r\n")
+    checks.check(
+        "b. a malformed request is nginx's 400 BAD_REQUEST envelope",
+        nginx_envelope(malformed, 400, "BAD_REQUEST"),
+        malformed.describe(),
+    )
+    down = request("GET", down_app.base + "/health", timeout=5)
+    checks.check(
+        "b. with the app down, nginx answers a 503 SERVICE_UNAVAILABLE envelope",
+        nginx_envelope(down, 503, "SERVICE_UNAVAILABLE"),
+        down.describe(),
+    )
+
+
+def nginx_envelope(reply: Reply, status: int, code: str) -> bool:
+    """One of nginx's own error pages: the API's error envelope, as JSON, with an id."""
+    return (
+        reply.status == status
+        and reply.code == code
+        and reply.headers.get("content-type", "").startswith("application/json")
+        and bool(reply.headers.get("x-request-id"))
     )
 
 
@@ -720,10 +747,12 @@ def main() -> int:
         cleanup.push("stop the recording upstream", recorder.stop)
         recorder.start()
         echo = Nginx("echo", binary, free_port(), f"127.0.0.1:{recorder.port}", workdir / "echo")
+        closed = f"127.0.0.1:{free_port()}"
+        down = Nginx("app-down", binary, free_port(), closed, workdir / "down")
         ok, said = front.test()
         if not checks.check("nginx -t accepts the rendered configuration", ok, said):
             raise RuntimeError("the rendered nginx configuration is invalid")
-        for server in (front, echo):
+        for server in (front, echo, down):
             cleanup.push(f"stop nginx {server.name}", server.stop)
             server.start()
         print(
@@ -732,7 +761,7 @@ def main() -> int:
             flush=True,
         )
 
-        check_front(checks, front)
+        check_front(checks, front, down)
         check_client_ip(checks, front, app)
         check_upstream_headers(checks, recorder, echo)
         check_slow_clients(checks, front, app)
