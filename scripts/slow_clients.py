@@ -175,7 +175,9 @@ class Nginx:
         result = subprocess.run(
             self.command("-t"), capture_output=True, text=True, timeout=15, check=False
         )
-        return result.returncode == 0, (result.stderr or result.stdout).strip()[-500:]
+        lines = (result.stderr or result.stdout).strip().splitlines() or [""]
+        # On failure the reason is the [emerg] line; on success the last line says so.
+        return result.returncode == 0, next((x for x in lines if "[emerg]" in x), lines[-1])
 
     def start(self, timeout: float = 10.0) -> None:
         """Start it and wait until its port accepts connections."""
