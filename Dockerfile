@@ -1,5 +1,8 @@
 # The API served by gunicorn (gunicorn.conf.py), as a non-root user.
 # Configuration comes from the environment at run time; see .env.example and the README.
+# gunicorn's sync workers must not face clients directly (a slow client holds a whole
+# worker): run the image behind a buffering reverse proxy, such as the nginx
+# configuration in deploy/nginx/ that docker-compose.yml puts in front of it.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -26,6 +29,8 @@ RUN SECRET_KEY=collectstatic-only DEBUG=false python manage.py collectstatic --n
  && mkdir -p /app/media /app/var \
  && chown app:app /app/media /app/var
 
+# All interfaces of the container, so that the proxy in front of it can reach gunicorn;
+# publish the proxy's port, not this one.
 ENV DEBUG=false \
     UPLOAD_DIR=/app/media \
     CACHE_PATH=/app/var/cache.sqlite3 \

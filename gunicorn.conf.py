@@ -3,7 +3,8 @@ gunicorn configuration, read by `gunicorn config.wsgi --config gunicorn.conf.py`
 
 Everything an operator may change comes from environment variables (listed in
 `.env.example`); the rest is fixed here on purpose. `make serve` binds to the loopback
-interface; the Docker image sets `GUNICORN_BIND=0.0.0.0:8000`.
+interface; the Docker image sets `GUNICORN_BIND=0.0.0.0:8000`, for the nginx in front of
+it (deploy/nginx/): sync workers must never face clients directly.
 """
 
 import os

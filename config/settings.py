@@ -75,7 +75,7 @@ MIDDLEWARE = [
     "config.api.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The admin site's and Swagger UI's static files, served by the app itself under
-    # gunicorn (the image has no other web server), compressed and cached forever.
+    # gunicorn (the nginx in front only proxies), compressed and cached forever.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Above the envelope and the body cap, so that their errors carry CORS headers too.
