@@ -25,11 +25,11 @@ from typing import Any
 from urllib.parse import urljoin
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from PIL import ExifTags, Image, WebPImagePlugin
-from rest_framework.exceptions import ValidationError
 
 from config.api.exceptions import PayloadTooLarge
 

@@ -39,6 +39,7 @@ from accounts.validators import (
     validate_no_control_characters,
 )
 from tokens.models import Token
+from tokens.realms import realm_of
 
 
 class AccountQuerySet(models.QuerySet[Any]):
@@ -340,6 +341,12 @@ class AbstractAccount(AbstractBaseUser):
             rows.filter(value__in=held - wanted).delete()
         if wanted - held:
             rows.bulk_create([rows.model(account=self, value=value) for value in wanted - held])
+
+    def __str__(self) -> str:
+        # The realm and id, never the username or email: an email in a log line, an error
+        # message or the admin site's history would leak a personal address (and a username
+        # may be one).
+        return f"{realm_of(self).name} {self.pk}"
 
     @property
     def is_deleted(self) -> bool:

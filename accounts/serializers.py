@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
-from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model
 from rest_framework import serializers
@@ -177,14 +176,6 @@ class RegisterSerializer(serializers.Serializer):
     avatar = serializers.FileField(
         required=False, help_text="JPEG, PNG or WebP (multipart requests only)."
     )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        candidate = User(username=attrs["username"], name=attrs["name"], email=attrs["email"])
-        try:
-            password_validation.validate_password(attrs["password"], user=cast(Any, candidate))
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"password": exc.messages}) from exc
-        return attrs
 
 
 class AvatarSerializer(serializers.Serializer):

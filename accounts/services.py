@@ -16,12 +16,11 @@ from typing import Any, NamedTuple, TypeVar, cast
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
-from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from accounts.avatars import avatar_clean, avatar_delete, avatar_store
 from accounts.models import AbstractAccount
@@ -83,9 +82,11 @@ def account_create(
 ) -> Account:
     """Create an account; a username, email or phone already taken (in any case) is a 409.
 
-    An avatar is judged before anything is written, and its file is removed again if the
-    account cannot be created.
+    The password is judged by Django's validators first (against the new account's
+    attributes), then the avatar, both before anything is written; the avatar's file is
+    removed again if the account cannot be created.
     """
+    _validate_password(password, model(username=username, name=name, email=email), "password")
     image = avatar_clean(avatar) if avatar is not None else None
     taken = model.objects.conflicts(username=username, email=email, phone=phone)
     if taken:
@@ -101,7 +102,7 @@ def account_create(
             avatar=avatar_name,
             **extra,
         )
-    except DjangoValidationError as exc:
+    except ValidationError as exc:
         avatar_delete(avatar_name)
         # Lost a race with another request: the database's unique index decided.
         raise _conflict(list(exc.message_dict)) from exc
@@ -160,6 +161,14 @@ def _check_password_or_fail(account: AbstractAccount, password: str, field: str)
         raise ValidationError({field: ["The password is incorrect."]})
 
 
+def _validate_password(password: str, account: AbstractAccount, field: str) -> None:
+    """Django's password validators; a refusal names `field`."""
+    try:
+        password_validation.validate_password(password, user=cast(Any, account))
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages}) from exc
+
+
 def account_set_password(
     *, account: AbstractAccount, password: str, keep: Token | None = None, field: str = "password"
 ) -> None:
@@ -168,10 +177,7 @@ def account_set_password(
     Saving it revokes every session and personal access token of the account except
     `keep` (the model's own hook: `AbstractAccount.save`), so every caller gets that.
     """
-    try:
-        password_validation.validate_password(password, user=cast(Any, account))
-    except DjangoValidationError as exc:
-        raise ValidationError({field: exc.messages}) from exc
+    _validate_password(password, account, field)
     account.set_password(password, keep=keep)
     account.save(update_fields=["password", "updated_at"])
 

@@ -182,6 +182,10 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         """The caller (IsRealmAccount has made sure it is of this realm)."""
         return cast(AbstractAccount, self.request.user)
 
+    def get_object(self) -> AbstractAccount:
+        # The resource is the caller; DRF's OPTIONS (metadata) asks for it too.
+        return self.account
+
     def _show(self, account: AbstractAccount) -> APIResponse:
         return APIResponse(self.get_serializer(account).data)
 

@@ -18,6 +18,7 @@ from admins import services as staff
 from admins.models import Admin
 from config.api.exceptions import APIError
 from tokens.models import Token
+from tokens.realms import REALMS
 from tokens.services import token_revoke_selected
 
 
@@ -109,7 +110,9 @@ def _account_action(name: str, description: str, change: Change) -> Any:
             try:
                 change(actor, account)
             except APIError as exc:
-                modeladmin.message_user(request, f"{account}: {exc.message}", level=messages.ERROR)
+                modeladmin.message_user(
+                    request, f"{account.username}: {exc.message}", level=messages.ERROR
+                )
                 continue
             done += 1
         modeladmin.message_user(request, f"{description}: {done} account(s).")
@@ -210,6 +213,23 @@ def revoke_selected_tokens(
     modeladmin.message_user(request, f"Revoked {revoked} token(s).")
 
 
+# The token's owner columns, one foreign key per realm.
+OWNERS: tuple[str, ...] = tuple(realm.owner_field for realm in REALMS)
+TOKEN_FIELDS: tuple[str, ...] = (
+    "kind",
+    *OWNERS,
+    "name",
+    "prefix",
+    "scopes",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "revoked_at",
+    "ip",
+    "user_agent",
+)
+
+
 @admin.register(Token)
 class TokenAdmin(admin.ModelAdmin):
     """Sessions and personal access tokens, read-only; the hash is never shown."""
@@ -217,8 +237,7 @@ class TokenAdmin(admin.ModelAdmin):
     list_display = (
         "id",
         "kind",
-        "user",
-        "admin",
+        *OWNERS,
         "name",
         "prefix",
         "created_at",
@@ -228,25 +247,12 @@ class TokenAdmin(admin.ModelAdmin):
         "ip",
     )
     list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter))
-    search_fields = ("user__username", "admin__username", "name", "prefix")
-    list_select_related = ("user", "admin")
+    search_fields = (*(f"{owner}__username" for owner in OWNERS), "name", "prefix")
+    list_select_related = OWNERS
     ordering = ("-created_at",)
     actions = [revoke_selected_tokens]
-    fields = (
-        "kind",
-        "user",
-        "admin",
-        "name",
-        "prefix",
-        "scopes",
-        "created_at",
-        "last_used_at",
-        "expires_at",
-        "revoked_at",
-        "ip",
-        "user_agent",
-    )
-    readonly_fields = fields
+    fields = TOKEN_FIELDS
+    readonly_fields = TOKEN_FIELDS
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

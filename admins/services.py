@@ -16,6 +16,7 @@ from accounts.models import User
 from admins.models import Admin
 from config.api.exceptions import Forbidden
 from tokens.models import Token
+from tokens.realms import realm_of
 from tokens.services import token_revoke_all
 
 audit = logging.getLogger("admins.audit")
@@ -23,7 +24,7 @@ audit = logging.getLogger("admins.audit")
 
 def audit_log(*, actor: Admin, action: str, target: Any) -> None:
     """One line per staff action: who did what to which account (ids, never secrets)."""
-    target_kind = target._meta.model_name
+    target_kind = realm_of(target).name
     audit.info(
         "admin=%s action=%s %s=%s",
         actor.pk,

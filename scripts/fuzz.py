@@ -67,6 +67,8 @@ RATE_LIMITS = {
     "RATE_LIMIT_ATTEMPTS": "1000000000",
     "REGISTER_RATE_LIMIT": "1000000000/h",
     "TOKEN_CREATE_RATE_LIMIT": "1000000000/h",
+    "PROFILE_UPDATE_RATE_LIMIT": "1000000000/h",
+    "AVATAR_UPLOAD_RATE_LIMIT": "1000000000/h",
 }
 
 # Operations the fuzzer never calls, and why. Everything else in the schema is fuzzed,

@@ -582,3 +582,15 @@ def test_an_admins_token_is_forbidden_on_users_me(api):
     assert_error(api.patch(URL, {"name": "X"}, format="json", **bearer(access)), 403, "FORBIDDEN")
     admin.refresh_from_db()
     assert admin.name != "X"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/users/me", "/api/v1/users/me/avatar", "/api/v1/users/me/password"]
+)
+def test_options_on_the_account_describes_it(api, token, path):
+    response = api.options(path, **bearer(token))
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["success"] is True
+    assert "application/json" in body["data"]["renders"]

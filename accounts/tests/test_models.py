@@ -126,7 +126,9 @@ def test_by_login_prefers_the_username_match():
     assert list(User.objects.by_login("dave@example.com")) == [by_name, by_email]
 
 
-def test_str_is_the_username_never_the_email():
-    user = make_user(username="erin", email="erin@example.com")
+def test_str_is_the_realm_and_id_never_the_username_or_email():
+    user = make_user(username="erin@example.com", email="erin@example.org")
+    admin = make_admin(username="root", email="root@example.com")
 
-    assert str(user) == "erin"
+    assert str(user) == f"user {user.pk}"
+    assert str(admin) == f"admin {admin.pk}"

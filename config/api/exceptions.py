@@ -9,9 +9,18 @@ of them (and DRF's and Django's own) into the error envelope.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
-from rest_framework import status
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFilesSent,
+)
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
+from django.http import Http404
+from rest_framework import exceptions, status
 from rest_framework.exceptions import APIException
 
 
@@ -38,28 +47,79 @@ class ErrorCode(StrEnum):
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
-# The code and message an HTTP status gets when nothing more specific is known (errors
-# Django produces before DRF sees the request).
-STATUS_ERRORS: dict[int, tuple[ErrorCode, str]] = {
-    400: (ErrorCode.BAD_REQUEST, "Bad request"),
-    401: (ErrorCode.NOT_AUTHENTICATED, "Authentication credentials were not provided"),
-    403: (ErrorCode.FORBIDDEN, "You do not have permission to perform this action"),
-    404: (ErrorCode.NOT_FOUND, "Not found"),
-    405: (ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed"),
-    406: (ErrorCode.NOT_ACCEPTABLE, "Not acceptable"),
-    413: (ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large"),
-    415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
-    429: (ErrorCode.RATE_LIMITED, "Too many requests"),
-    500: (ErrorCode.INTERNAL_ERROR, "Internal server error"),
-    503: (ErrorCode.SERVICE_UNAVAILABLE, "Service unavailable"),
-}
+class KnownError(NamedTuple):
+    status: int
+    code: ErrorCode
+    # None: the exception's own message (DRF's detail).
+    message: str | None
+    # The exceptions of DRF's and Django's that mean this error.
+    raised_by: tuple[type[Exception], ...] = ()
+
+
+# The one table of errors the project does not raise itself as an `APIError`: DRF's and
+# Django's own exceptions, and the statuses Django answers before DRF sees the request
+# (the first row of each status is what that status means on its own). An exception takes
+# the first row whose `raised_by` it is an instance of, so subclasses come first.
+KNOWN_ERRORS: tuple[KnownError, ...] = (
+    KnownError(400, ErrorCode.BAD_REQUEST, "Bad request"),
+    KnownError(
+        400,
+        ErrorCode.VALIDATION_ERROR,
+        "Invalid input",
+        (exceptions.ValidationError, DjangoValidationError),
+    ),
+    KnownError(400, ErrorCode.PARSE_ERROR, "Malformed request body", (exceptions.ParseError,)),
+    KnownError(400, ErrorCode.BAD_REQUEST, "Too many files in one request", (TooManyFilesSent,)),
+    KnownError(401, ErrorCode.NOT_AUTHENTICATED, "Authentication credentials were not provided"),
+    KnownError(401, ErrorCode.NOT_AUTHENTICATED, None, (exceptions.NotAuthenticated,)),
+    KnownError(401, ErrorCode.TOKEN_INVALID, None, (exceptions.AuthenticationFailed,)),
+    KnownError(403, ErrorCode.FORBIDDEN, "You do not have permission to perform this action"),
+    KnownError(
+        403, ErrorCode.FORBIDDEN, None, (exceptions.PermissionDenied, DjangoPermissionDenied)
+    ),
+    KnownError(404, ErrorCode.NOT_FOUND, "Not found", (exceptions.NotFound, Http404)),
+    KnownError(
+        405, ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed", (exceptions.MethodNotAllowed,)
+    ),
+    KnownError(406, ErrorCode.NOT_ACCEPTABLE, "Not acceptable"),
+    KnownError(406, ErrorCode.NOT_ACCEPTABLE, None, (exceptions.NotAcceptable,)),
+    KnownError(413, ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large", (RequestDataTooBig,)),
+    KnownError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+    KnownError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, None, (exceptions.UnsupportedMediaType,)),
+    KnownError(429, ErrorCode.RATE_LIMITED, "Too many requests", (exceptions.Throttled,)),
+    KnownError(500, ErrorCode.INTERNAL_ERROR, "Internal server error"),
+    KnownError(503, ErrorCode.SERVICE_UNAVAILABLE, "Service unavailable"),
+    # The database is down or unreachable (or a transaction lost a deadlock): the request
+    # may succeed later, so it is a 503, never a 500 with a traceback.
+    KnownError(
+        503,
+        ErrorCode.SERVICE_UNAVAILABLE,
+        "Service temporarily unavailable",
+        (OperationalError, InterfaceError),
+    ),
+    # Last: its subclasses (RequestDataTooBig, TooManyFilesSent) have rows of their own.
+    KnownError(400, ErrorCode.BAD_REQUEST, "Bad request", (SuspiciousOperation,)),
+)
+
+# The first row of each status wins.
+_BY_STATUS = {row.status: row for row in reversed(KNOWN_ERRORS)}
 
 
 def status_error(status_code: int) -> tuple[ErrorCode, str]:
-    """The fallback code and message for an HTTP error status."""
-    if status_code in STATUS_ERRORS:
-        return STATUS_ERRORS[status_code]
-    return STATUS_ERRORS[500] if status_code >= 500 else STATUS_ERRORS[400]
+    """The code and message of a bare HTTP error status."""
+    row = _BY_STATUS.get(status_code) or _BY_STATUS[500 if status_code >= 500 else 400]
+    return row.code, row.message or ""
+
+
+def known_error(exc: Exception) -> KnownError | None:
+    """The table's row for one of DRF's or Django's exceptions; None for any other."""
+    for row in KNOWN_ERRORS:
+        if row.raised_by and isinstance(exc, row.raised_by):
+            return row
+    if isinstance(exc, exceptions.APIException):
+        # Another DRF exception: what its status means.
+        return KnownError(exc.status_code, status_error(exc.status_code)[0], None)
+    return None
 
 
 class APIError(APIException):

@@ -2,9 +2,11 @@
 The one place that turns exceptions into error envelopes.
 
 `exception_handler` is DRF's EXCEPTION_HANDLER: it maps the project's `APIError`s and
-DRF's and Django's own exceptions to a status, a stable `error.code`, a message and
-details, and rolls back the request's transaction. Anything else is left to Django, which
-logs the traceback and answers through `server_error` (a 500 envelope, never a traceback).
+DRF's and Django's own exceptions (the one table, `config.api.exceptions.KNOWN_ERRORS`;
+services raise Django's own `ValidationError`, never DRF's) to a status, a stable
+`error.code`, a message and details, and rolls back the request's transaction. Anything
+else is left to Django, which logs the traceback and answers through `server_error` (a 500
+envelope, never a traceback).
 
 `bad_request`, `page_not_found`, `permission_denied` and `server_error` are the root
 URLconf's handler400/403/404/500: errors Django raises before DRF sees the request.
@@ -13,16 +15,11 @@ URLconf's handler400/403/404/500: errors Django raises before DRF sees the reque
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
-from django.core.exceptions import (
-    PermissionDenied,
-    RequestDataTooBig,
-    SuspiciousOperation,
-    TooManyFilesSent,
-)
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -30,24 +27,10 @@ from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from config.api.envelope import HTML_PREFIXES, error_body, error_response
-from config.api.exceptions import APIError, ErrorCode, status_error
+from config.api.exceptions import APIError, known_error, status_error
 from config.api.renderers import EnvelopeRenderer
 
 logger = logging.getLogger(__name__)
-
-# DRF's own exception classes, mapped to the contract's codes and messages.
-_DRF_ERRORS: list[tuple[type[exceptions.APIException], ErrorCode, str | None]] = [
-    (exceptions.ValidationError, ErrorCode.VALIDATION_ERROR, "Invalid input"),
-    (exceptions.ParseError, ErrorCode.PARSE_ERROR, "Malformed request body"),
-    (exceptions.NotAuthenticated, ErrorCode.NOT_AUTHENTICATED, None),
-    (exceptions.AuthenticationFailed, ErrorCode.TOKEN_INVALID, None),
-    (exceptions.PermissionDenied, ErrorCode.FORBIDDEN, None),
-    (exceptions.NotFound, ErrorCode.NOT_FOUND, "Not found"),
-    (exceptions.MethodNotAllowed, ErrorCode.METHOD_NOT_ALLOWED, None),
-    (exceptions.NotAcceptable, ErrorCode.NOT_ACCEPTABLE, None),
-    (exceptions.UnsupportedMediaType, ErrorCode.UNSUPPORTED_MEDIA_TYPE, None),
-    (exceptions.Throttled, ErrorCode.RATE_LIMITED, "Too many requests"),
-]
 
 
 def field_errors(detail: Any) -> dict[str, list[str]]:
@@ -105,44 +88,27 @@ def _describe(exc: Exception) -> tuple[int, str, str, Any, dict[str, str]] | Non
     """(status, code, message, details, headers) for an exception we know, else None."""
     if isinstance(exc, APIError):
         return exc.status_code, exc.error_code, exc.message, exc.details, dict(exc.headers)
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        # The database is down or unreachable (or a transaction lost a deadlock): the
-        # request may succeed later, so it is a 503, never a 500 with a traceback.
-        logger.error("database unavailable: %s", type(exc).__name__)
-        unavailable = {"database": ["The database does not answer."]}
-        return (
-            503,
-            ErrorCode.SERVICE_UNAVAILABLE,
-            "Service temporarily unavailable",
-            unavailable,
-            {},
-        )
-    if isinstance(exc, RequestDataTooBig):
-        return 413, ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large", None, {}
-    if isinstance(exc, TooManyFilesSent):
-        return 400, ErrorCode.BAD_REQUEST, "Too many files in one request", None, {}
-    if isinstance(exc, SuspiciousOperation):
-        return 400, ErrorCode.BAD_REQUEST, "Bad request", None, {}
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
-    if not isinstance(exc, exceptions.APIException):
+    known = known_error(exc)
+    if known is None:
         return None
-    known = next(((c, m) for cls, c, m in _DRF_ERRORS if isinstance(exc, cls)), None)
-    code, message = known or status_error(exc.status_code)
-    status, headers = exc.status_code, {}
     details: Any = None
+    headers: dict[str, str] = {}
     if isinstance(exc, exceptions.ValidationError):
         details = field_errors(exc.detail)
-    elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-        status = 401
-    elif isinstance(exc, exceptions.Throttled) and getattr(exc, "wait", None) is not None:
-        retry_after = max(1, int(exc.wait))  # type: ignore[attr-defined]
+    elif isinstance(exc, DjangoValidationError):
+        # Services raise Django's own error: `{field: [messages]}` or a list of messages.
+        details = field_errors(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        logger.error("database unavailable: %s", type(exc).__name__)
+        details = {"database": ["The database does not answer."]}
+    elif isinstance(exc, exceptions.Throttled) and cast(Any, exc).wait is not None:
+        retry_after = max(1, int(cast(Any, exc).wait))
         details, headers = {"retry_after": retry_after}, {"Retry-After": str(retry_after)}
+    message = known.message
     if message is None:
-        message = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else str(code)
-    return status, code, message, details, headers
+        detail = getattr(exc, "detail", None)
+        message = str(detail) if isinstance(detail, str) else str(known.code)
+    return known.status, known.code, message, details, headers
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.models import AbstractAccount, User
+from accounts.models import AbstractAccount
 from accounts.services import account_unlock, accounts_unlock_all
+from tokens.realms import ADMIN, USER
 
 
 class Command(BaseCommand):
@@ -20,8 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="Unlock every locked account.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # The admin model is reached through AUTH_USER_MODEL: accounts never imports admins.
-        model = cast(type[AbstractAccount], get_user_model() if options["admin"] else User)
+        realm = ADMIN if options["admin"] else USER
+        model = cast(type[AbstractAccount], realm.model)
         label = str(model._meta.verbose_name)
         if options["all"]:
             if options["account"]:
