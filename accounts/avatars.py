@@ -46,6 +46,12 @@ STORED_MODES = {
 # Scaling: whole-factor reduction leaves Lanczos at least this ratio (Pillow's default of
 # 2 doubles the resampling CPU of a 16 MP image for no visible gain at avatar sizes).
 REDUCING_GAP = 1.5
+# A WebP file's own pixel cap, below AVATAR_MAX_PIXELS: Pillow decodes WebP only through
+# libwebp's animation decoder, which holds two full-size RGBA canvases while Pillow copies
+# the frame out of them (12 bytes a pixel at the peak; `_webp_first_frame`), where JPEG and
+# PNG need at most 4 or 5. 12 MP (a 4000 x 3000 photo) peaks near 140 MiB, within the
+# 150 MiB that API.md allows one upload to add to a worker.
+WEBP_MAX_PIXELS = 12_000_000
 REDUCE_BAND_ROWS = 256
 # EXIF orientation -> the transposition that makes the image upright (as ImageOps does).
 ORIENTATIONS = {
@@ -78,6 +84,13 @@ def _open(upload: UploadedFile) -> Image.Image:
             return Image.open(upload, formats=list(FORMATS))
         except Exception as exc:  # any failure to identify the file is the client's
             raise _refuse("Upload a JPEG, PNG or WebP image.") from exc
+
+
+def max_pixels(image_format: str) -> int:
+    """The most pixels an avatar of this format may have."""
+    if image_format == "WEBP":
+        return min(settings.AVATAR_MAX_PIXELS, WEBP_MAX_PIXELS)
+    return int(settings.AVATAR_MAX_PIXELS)
 
 
 def _target_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
@@ -207,8 +220,9 @@ def avatar_clean(upload: UploadedFile) -> CleanImage:
     if image_format not in FORMATS:
         raise _refuse("Upload a JPEG, PNG or WebP image.")
     width, height = image.size
-    if width * height > settings.AVATAR_MAX_PIXELS:
-        raise _refuse(f"The image is larger than {settings.AVATAR_MAX_PIXELS:,} pixels.")
+    limit = max_pixels(image_format)
+    if width * height > limit:
+        raise _refuse(f"The image is larger than {limit:,} pixels.")
     try:
         clean = _pixels_only(image, image_format)
     except Exception as exc:  # truncated or corrupt pixel data

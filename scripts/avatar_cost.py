@@ -209,17 +209,24 @@ def _size_of(data: bytes) -> str:
 # --- The parent ------------------------------------------------------------------------
 
 
-def _pixel_limit() -> int:
-    """The limit the code enforces, read from it the way a worker would."""
+def _pixel_limits() -> dict[str, int]:
+    """The limit the code enforces for each format, read from it the way a worker would."""
     code = (
-        "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
-        "os.environ.setdefault('SECRET_KEY', 'avatar-cost-throwaway-' + 'x' * 40);"
-        "django.setup(); from django.conf import settings; print(settings.AVATAR_MAX_PIXELS)"
+        "import json, os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', "
+        "'config.settings'); os.environ.setdefault('SECRET_KEY', 'avatar-cost-throwaway-' + "
+        "'x' * 40); django.setup(); from accounts.avatars import FORMATS, max_pixels; "
+        "print(json.dumps({f: max_pixels(f) for f in FORMATS}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
     )
-    return int(out.stdout.strip())
+    limits: dict[str, int] = json.loads(out.stdout.strip())
+    return limits
+
+
+def _square(pixels: int) -> tuple[int, int]:
+    side = math.isqrt(pixels)
+    return side, pixels // side
 
 
 def main() -> int:
@@ -233,10 +240,12 @@ def main() -> int:
         print(json.dumps(child(args.child)))
         return 0
 
-    pixels = args.pixels or _pixel_limit()
-    side = math.isqrt(pixels)
-    size = (side, pixels // side)
-    print(f"worst accepted size: {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels\n")
+    limits = _pixel_limits()
+    print(
+        "worst accepted sizes: "
+        + ", ".join(f"{name} {pixels:,} pixels" for name, pixels in limits.items())
+        + "\n"
+    )
     rows = []
     header = f"{'image':<28} {'file':>9} {'RSS +MiB':>9} {'CPU s':>6} {'wall s':>6}  outcome"
     print(header)
@@ -245,6 +254,8 @@ def main() -> int:
         for name, build in IMAGES.items():
             if args.only and args.only.lower() not in name.lower():
                 continue
+            # The entry's format is the first word of its name (JPEG, PNG, WebP).
+            size = _square(args.pixels or limits[name.split()[0].upper()])
             data = build(size)
             path = Path(folder) / "image"
             path.write_bytes(data)

@@ -137,6 +137,27 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(api, auth, use
     assert user.avatar.name == ""
 
 
+def test_a_webp_over_its_own_lower_pixel_limit_is_refused(api, auth, user, settings):
+    # libwebp's decoder needs three times what JPEG and PNG need per pixel: 12 MP for WebP.
+    data = image_bytes("WEBP", size=(4000, 3001), quality=1, method=0)
+
+    body = assert_error(put_avatar(api, auth, data, name="a.webp"), 400, "VALIDATION_ERROR")
+
+    assert "12,000,000 pixels" in body["error"]["details"]["avatar"][0]
+    assert media_files(settings) == []
+    user.refresh_from_db()
+    assert user.avatar.name == ""
+
+
+def test_a_webp_at_its_pixel_limit_is_stored(api, auth, settings):
+    data = image_bytes("WEBP", size=(4000, 3000), quality=1, method=0)
+
+    assert put_avatar(api, auth, data, name="a.webp").status_code == 200
+
+    [stored] = media_files(settings)
+    assert Image.open(stored).size == (1024, 768)
+
+
 def test_the_pixel_limit_is_a_setting(api, auth, settings):
     settings.AVATAR_MAX_PIXELS = 64 * 48 - 1
 
