@@ -1,6 +1,7 @@
 """
-The admin realm's own rules: finding users, the guards on managing admins, and the audit
-log of every staff action. Account changes themselves are the shared account services.
+The admin realm's own rules: the guards on managing admins, and the audit log of
+every staff action (the reads are `admins.selectors`). Account changes themselves are the
+shared account services.
 """
 
 from __future__ import annotations
@@ -9,13 +10,10 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
 
 from accounts import services as accounts
-from accounts.models import User
 from admins.models import Admin
 from config.api.exceptions import Forbidden
-from tokens.models import Token
 from tokens.realms import realm_of
 from tokens.services import token_revoke_all
 
@@ -39,40 +37,6 @@ def audit_log(*, actor: Admin, action: str, target: Any) -> None:
             "target_id": target.pk,
         },
     )
-
-
-def user_list(
-    *,
-    search: str | None = None,
-    is_active: bool | None = None,
-    is_locked: bool | None = None,
-    deleted: str = "exclude",
-    ordering: str = "-created_at",
-) -> QuerySet[User]:
-    """Users matching the admin list's filters, in a stable order for pagination."""
-    users = User.objects.all()
-    if deleted == "exclude":
-        users = users.active()
-    elif deleted == "only":
-        users = users.deleted()
-    if search:
-        users = users.search(search)
-    if is_active is not None:
-        users = users.filter(is_active=is_active)
-    if is_locked is True:
-        users = users.locked()
-    elif is_locked is False:
-        users = users.unlocked()
-    return users.order_by(ordering, "-id" if ordering.startswith("-") else "id")
-
-
-def admin_list() -> QuerySet[Admin]:
-    return Admin.objects.order_by("id")
-
-
-def account_tokens(*, account: Any) -> QuerySet[Token]:
-    """Every token an account has or had, newest first (staff see revoked ones too)."""
-    return Token.objects.for_owner(account).newest_first()
 
 
 # --- Staff actions on any account: the shared account services, audited ---------------

@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 
 from accounts.models import User
+from admins import selectors
 from admins import services as admin_services
 from admins.models import Admin
 from admins.permissions import HasModelPermission, HasTokenPermission, IsSuperAdmin
@@ -87,7 +88,7 @@ class UserAdminViewSet(StaffViewSet):
             return queryset
         filters = UserListQuerySerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return admin_services.user_list(**filters.validated_data)
+        return selectors.user_list(**filters.validated_data)
 
     @extend_schema(parameters=[UserListQuerySerializer])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
@@ -149,7 +150,7 @@ class UserAdminViewSet(StaffViewSet):
         permission_classes=[HasModelPermission, HasTokenPermission, HasScope],
     )
     def tokens(self, request: Request, pk: str) -> Any:
-        page = self.paginate_queryset(admin_services.account_tokens(account=self.get_object()))
+        page = self.paginate_queryset(selectors.account_tokens(account=self.get_object()))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=None, responses={200: None})
@@ -182,7 +183,7 @@ class AdminAdminViewSet(StaffViewSet):
     }
 
     def get_queryset(self) -> Any:
-        return admin_services.admin_list() if self.action == "list" else Admin.objects.all()
+        return selectors.admin_list() if self.action == "list" else Admin.objects.all()
 
     @extend_schema(request=AdminCreateSerializer, responses={201: StaffAdminSerializer})
     def create(self, request: Request) -> APIResponse:
