@@ -61,7 +61,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,19 +68,19 @@ from pathlib import Path
 from typing import IO
 
 from _live import (
-    DEFAULT_DATABASE_URL,
-    DEFAULT_REDIS_URL,
     ROOT,
     Checks,
     Cleanup,
     Gunicorn,
     Reply,
     app_env,
+    database_server_url,
     delete_cache_keys,
     free_port,
     fresh_database,
-    remove_tree,
+    redis_url,
     request,
+    run_checks,
     use_project_python,
 )
 
@@ -723,74 +722,60 @@ def check_slow_clients(checks: Checks, front: Nginx, app: Gunicorn) -> None:
     )
 
 
-def main() -> int:
-    checks = Checks()
-    cleanup = Cleanup()
-    started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="slowclients-"))
+def run(checks: Checks, cleanup: Cleanup, workdir: Path) -> None:
     # When run as root, nginx's workers run as `nobody` and must reach their temporary
     # folders inside this one (traverse only; nothing here is listable).
     workdir.chmod(0o711)
-    try:
-        binary = find_nginx()
-        check_compose(checks)
-        redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
-        prefix = f"slowclients-{secrets.token_hex(6)}"
-        cleanup.push("delete the run's cache keys", lambda: delete_cache_keys(redis_url, prefix))
-        database_url, drop = fresh_database(
-            os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL, "slowclients"
-        )
-        cleanup.push("drop database slowclients", drop)
-        env = app_env(
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            CACHE_KEY_PREFIX=prefix,
-            UPLOAD_DIR=str(workdir / "uploads"),
-            TRUSTED_PROXIES="127.0.0.1",
-            LOG_FORMAT="json",
-            GUNICORN_WORKERS="2",
-            GUNICORN_THREADS="1",
-            MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
-        )
-        migrate(env)
-        app = Gunicorn("app", free_port(), env, workdir / "gunicorn.log")
-        cleanup.push("stop gunicorn", app.stop)
-        app.start()
+    binary = find_nginx()
+    check_compose(checks)
+    redis = redis_url()
+    prefix = f"slowclients-{secrets.token_hex(6)}"
+    cleanup.push("delete the run's cache keys", lambda: delete_cache_keys(redis, prefix))
+    database_url, drop = fresh_database(database_server_url(), "slowclients")
+    cleanup.push("drop database slowclients", drop)
+    env = app_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis,
+        CACHE_KEY_PREFIX=prefix,
+        UPLOAD_DIR=str(workdir / "uploads"),
+        TRUSTED_PROXIES="127.0.0.1",
+        LOG_FORMAT="json",
+        GUNICORN_WORKERS="2",
+        GUNICORN_THREADS="1",
+        MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
+    )
+    migrate(env)
+    app = Gunicorn("app", free_port(), env, workdir / "gunicorn.log")
+    cleanup.push("stop gunicorn", app.stop)
+    app.start()
 
-        front = Nginx("front", binary, free_port(), f"127.0.0.1:{app.port}", workdir / "front")
-        recorder = RecordingServer()
-        cleanup.push("stop the recording upstream", recorder.stop)
-        recorder.start()
-        echo = Nginx("echo", binary, free_port(), f"127.0.0.1:{recorder.port}", workdir / "echo")
-        closed = f"127.0.0.1:{free_port()}"
-        down = Nginx("app-down", binary, free_port(), closed, workdir / "down")
-        ok, said = front.test()
-        if not checks.check("nginx -t accepts the rendered configuration", ok, said):
-            raise RuntimeError("the rendered nginx configuration is invalid")
-        for server in (front, echo, down):
-            cleanup.push(f"stop nginx {server.name}", server.stop)
-            server.start()
-        print(
-            f"nginx {front.base} -> gunicorn {app.base} (2 sync workers); "
-            f"nginx {echo.base} -> recording upstream on port {recorder.port}",
-            flush=True,
-        )
+    front = Nginx("front", binary, free_port(), f"127.0.0.1:{app.port}", workdir / "front")
+    recorder = RecordingServer()
+    cleanup.push("stop the recording upstream", recorder.stop)
+    recorder.start()
+    echo = Nginx("echo", binary, free_port(), f"127.0.0.1:{recorder.port}", workdir / "echo")
+    closed = f"127.0.0.1:{free_port()}"
+    down = Nginx("app-down", binary, free_port(), closed, workdir / "down")
+    ok, said = front.test()
+    if not checks.check("nginx -t accepts the rendered configuration", ok, said):
+        raise RuntimeError("the rendered nginx configuration is invalid")
+    for server in (front, echo, down):
+        cleanup.push(f"stop nginx {server.name}", server.stop)
+        server.start()
+    print(
+        f"nginx {front.base} -> gunicorn {app.base} (2 sync workers); "
+        f"nginx {echo.base} -> recording upstream on port {recorder.port}",
+        flush=True,
+    )
 
-        check_front(checks, front, down)
-        check_client_ip(checks, front, app)
-        check_upstream_headers(checks, recorder, echo)
-        check_slow_clients(checks, front, app)
-    except Exception as exc:
-        checks.check("the run completed", False, f"{type(exc).__name__}: {exc}")
-    finally:
-        for failure in cleanup.run():
-            checks.check("cleanup", False, failure)
-        if checks.failed:
-            print(f"logs kept in {workdir}", flush=True)
-        else:
-            remove_tree(workdir)
-    print(f"wall time {time.monotonic() - started:.1f} s", flush=True)
-    return checks.summary()
+    check_front(checks, front, down)
+    check_client_ip(checks, front, app)
+    check_upstream_headers(checks, recorder, echo)
+    check_slow_clients(checks, front, app)
+
+
+def main() -> int:
+    return run_checks("slowclients-", run)
 
 
 if __name__ == "__main__":
