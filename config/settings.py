@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI and ReDoc, pinned, served from the project's own static files.
+    "drf_spectacular_sidecar",
     "django_ratelimit",
     "tokens",
     "accounts",
@@ -100,7 +102,8 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The docs pages' templates (config/api/docs.py); config is not an app.
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -233,7 +236,10 @@ FILE_UPLOAD_PERMISSIONS = 0o644
 # Absolute URLs (avatar_url) are built from this, never from the request's Host header.
 PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000")
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes and WhiteNoise serves from when DEBUG is off.
+STATIC_ROOT = (BASE_DIR / env.str("STATIC_ROOT", default="staticfiles")).resolve()
+# The docs pages' own styles (config/api/docs.py).
+STATICFILES_DIRS = [BASE_DIR / "config" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -308,7 +314,17 @@ SPECTACULAR_SETTINGS = {
     # The schema and the docs pages are public and ignore any Authorization header.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # The docs pages load nothing from another origin (config/api/docs.py).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {
+        # A pasted token (an admin's too) lives only as long as the page, never in the
+        # localStorage of the origin that also serves /admin/.
+        "persistAuthorization": False,
+        # No badge fetched from validator.swagger.io.
+        "validatorUrl": None,
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------

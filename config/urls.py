@@ -2,9 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from config.api import views
+from config.api.docs import RedocView, SwaggerUIView
 from config.api.uploads import serve_upload
 
 api_v1 = [
@@ -28,12 +29,12 @@ urlpatterns = [
     ),
     path(
         "api/docs",
-        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=DOCUMENT_METHODS),
+        SwaggerUIView.as_view(url_name="schema", http_method_names=DOCUMENT_METHODS),
         name="swagger-ui",
     ),
     path(
         "api/redoc",
-        SpectacularRedocView.as_view(url_name="schema", http_method_names=DOCUMENT_METHODS),
+        RedocView.as_view(url_name="schema", http_method_names=DOCUMENT_METHODS),
         name="redoc",
     ),
     path("admin/", admin.site.urls),
