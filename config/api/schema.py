@@ -43,6 +43,12 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+# What DRF trims (`str.strip()`: Python's whitespace), as JSON Schema escapes: not the
+# regex `\s`, which leaves out U+001C-U+001F and U+0085 and adds U+FEFF, so a value of
+# U+001F alone would match a `\S` pattern yet be blank once trimmed.
+_SPACE = "".join(f"\\u{ord(char):04x}" for char in map(chr, range(0x3001)) if char.isspace())
+
+
 def _text_pattern(field: serializers.CharField) -> str | None:
     """The rules every DRF text field applies that `minLength` does not say: no NUL
     character, and not only whitespace, which DRF trims away (a blank value, where a field
@@ -54,7 +60,7 @@ def _text_pattern(field: serializers.CharField) -> str | None:
         # Whitespace alone is trimmed to the blank value, which is allowed.
         return r"^[^\u0000]+$" if no_nul else None
     if field.trim_whitespace:
-        return r"^[^\u0000]*[^\s\u0000][^\u0000]*$" if no_nul else r"\S"
+        return f"^[^\\u0000]*[^{_SPACE}\\u0000][^\\u0000]*$" if no_nul else f"[^{_SPACE}]"
     return r"^[^\u0000]*$" if no_nul else None
 
 

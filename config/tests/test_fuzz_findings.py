@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -64,3 +65,22 @@ def test_page_parameters_that_are_not_positive_integers_are_validation_errors(
     body = response.json()
     assert body["error"]["code"] == "VALIDATION_ERROR"
     assert set(body["error"]["details"]) == {parameter}
+
+
+@pytest.mark.django_db
+def test_a_text_field_of_python_whitespace_alone_is_outside_the_documented_pattern(api):
+    """DRF trims what `str.strip()` trims, which is not what a JSON Schema `\\S` excludes:
+    U+001F alone matched `\\S` and was then refused as blank."""
+    schema = api.get("/api/schema?format=json").json()
+    pattern = schema["components"]["schemas"]["RefreshRequest"]["properties"]["refresh_token"][
+        "pattern"
+    ]
+
+    for blank in ("\x1f", "\x85", " \t\u3000"):
+        assert re.search(pattern, blank) is None, repr(blank)
+        response = api.post("/api/v1/auth/refresh", {"refresh_token": blank}, format="json")
+        assert response.status_code == 400
+        assert response.json()["error"]["details"] == {
+            "refresh_token": ["This field may not be blank."]
+        }
+    assert re.search(pattern, "\ufeff") is not None  # not trimmed, so not blank
