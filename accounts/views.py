@@ -213,6 +213,10 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         """The caller (IsRealmAccount has made sure it is of this realm)."""
         return cast(AbstractAccount, self.request.user)
 
+    def get_object(self) -> AbstractAccount:
+        # The resource has no id: it is the caller. DRF's OPTIONS metadata asks for it.
+        return self.account
+
     def _show(self, account: AbstractAccount) -> APIResponse:
         return APIResponse(self.get_serializer(account).data)
 
