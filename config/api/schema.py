@@ -52,7 +52,7 @@ ErrorStatuses = Mapping[int, ErrorStatus]
 C = ErrorCode
 
 # Each status's description and the codes it carries, unless a view says otherwise.
-STATUS_ERRORS: dict[int, tuple[str, tuple[ErrorCode, ...]]] = {
+DOCUMENTED_ERRORS: dict[int, tuple[str, tuple[ErrorCode, ...]]] = {
     400: ("Invalid input, or a malformed body", (C.VALIDATION_ERROR, C.PARSE_ERROR, C.BAD_REQUEST)),
     401: (
         "Not authenticated, or the token is invalid or expired",
@@ -161,10 +161,16 @@ def errors(statuses: ErrorStatuses) -> Callable[[Method], Method]:
     return declare
 
 
+def in_order(codes: Sequence[ErrorCode]) -> tuple[ErrorCode, ...]:
+    """`codes` in the order of `ErrorCode`, so that one set always has one name."""
+    order = list(ErrorCode)
+    return tuple(sorted(set(codes), key=order.index))
+
+
 def error_component_name(status: int, codes: Sequence[ErrorCode]) -> str:
     """`Error401` for a status's usual codes, else a name of `CODE_SET_NAMES`, else the
     status and the codes (`Error401InvalidCredentials`)."""
-    if tuple(codes) == STATUS_ERRORS.get(status, ("", ()))[1]:
+    if tuple(codes) == DOCUMENTED_ERRORS.get(status, ("", ()))[1]:
         return f"Error{status}"
     if (status, tuple(codes)) in CODE_SET_NAMES:
         return CODE_SET_NAMES[status, tuple(codes)]
@@ -351,22 +357,22 @@ class EnvelopeAutoSchema(AutoSchema):
         )
         if takes_body:
             for status in (400, 413, 415):
-                statuses[status] = STATUS_ERRORS[status]
+                statuses[status] = DOCUMENTED_ERRORS[status]
         elif query:
             statuses[400] = QUERY_ERRORS
         if getattr(self.view, "authentication_classes", None) and self.get_auth():
-            statuses[401] = STATUS_ERRORS[401]
-            statuses[403] = STATUS_ERRORS[403]
+            statuses[401] = DOCUMENTED_ERRORS[401]
+            statuses[403] = DOCUMENTED_ERRORS[403]
         if "{" in self.path:
-            statuses[404] = STATUS_ERRORS[404]
+            statuses[404] = DOCUMENTED_ERRORS[404]
         for declared in self._declared_error_statuses():
             for status, value in declared.items():
                 if value is None:
                     statuses.pop(status, None)
                 elif isinstance(value, str):
-                    statuses[status] = (value, STATUS_ERRORS[status][1])
+                    statuses[status] = (value, DOCUMENTED_ERRORS[status][1])
                 else:
-                    statuses[status] = (value[0], tuple(value[1]))
+                    statuses[status] = (value[0], in_order(value[1]))
         return dict(sorted(statuses.items()))
 
     def _success_message(self) -> str | None:
