@@ -178,7 +178,8 @@ def error_component_name(status: int, codes: Sequence[ErrorCode]) -> str:
 
 
 def error_example(code: ErrorCode) -> dict[str, Any]:
-    message, details = EXAMPLES[code]
+    # A code added without an example of its own still gets a plausible one.
+    message, details = EXAMPLES.get(code, (code.value.replace("_", " ").capitalize(), None))
     error: dict[str, Any] = {"code": code.value, "message": message}
     if details:
         error["details"] = details
