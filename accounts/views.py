@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser
@@ -39,9 +39,11 @@ from accounts.throttling import (
     throttle_profile_update,
     throttle_register,
 )
+from config.api.exceptions import ErrorCode
 from config.api.net import client_ip
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
+from config.api.schema import JSON, errors
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
 from tokens.permissions import HasScope, IsRealmAccount, RequiresSession
@@ -49,6 +51,7 @@ from tokens.realms import Realm
 from tokens.services import session_refresh, token_revoke
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+TAKEN = "Username, email or phone already taken"
 
 
 class RealmMixin:
@@ -65,41 +68,63 @@ class PublicView(APIView):
     permission_classes = [AllowAny]
 
 
+@extend_schema_serializer(component_name="Register")
+class RegisterJSONSerializer(RegisterSerializer):
+    # The documented body of a registration. One body type per operation, because client
+    # generators handle no more (openapi-python-client's module for two does not import);
+    # JSON carries no file, so the avatar is the multipart alternative's, described in
+    # the operation's text.
+    avatar = None  # type: ignore[assignment]
+
+
 class RegisterView(PublicView):
-    """Register a user (admins have no public registration); JSON, or multipart when an
-    avatar is sent."""
+    """Register a user (admins have no public registration).
+
+    The body is JSON. `multipart/form-data` with the same fields is accepted too, and is how
+    an `avatar` (JPEG, PNG or WebP, at most `MAX_UPLOAD_MB`) comes with the registration."""
 
     parser_classes = [JSONParser, StrictMultiPartParser]
+    success_message = "Registered"
     error_statuses = {
-        409: "Username, email or phone already taken",
-        413: "Avatar too large",
-        429: "Too many attempts",
+        409: TAKEN,
+        413: "Body or avatar too large",
+        429: "Too many registrations from this address",
     }
 
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer}, tags=["auth"])
+    @extend_schema(
+        request={JSON: RegisterJSONSerializer}, responses={201: UserSerializer}, tags=["auth"]
+    )
     def post(self, request: Request) -> APIResponse:
         throttle_register(ip=client_ip(request))
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.account_create(model=User, **serializer.validated_data)
-        return APIResponse(UserSerializer(user).data, message="Registered", status=201)
+        return APIResponse(UserSerializer(user).data, status=201)
 
 
 class LoginView(RealmMixin, PublicView):
-    """Log in by username or email; JSON, or form-encoded as OAuth2 password-flow clients send."""
+    """Log in by username or email.
+
+    The body is JSON. `application/x-www-form-urlencoded` with the same fields, as OAuth2
+    password-flow clients send it, is accepted too."""
 
     parser_classes = [JSONParser, FormParser]
+    success_message = "Logged in"
     error_statuses = {
-        401: "Invalid credentials",
-        403: "Account blocked",
-        423: "Account locked",
-        429: "Too many attempts",
+        401: (
+            "Unknown account, wrong password, or a deleted account",
+            [ErrorCode.INVALID_CREDENTIALS],
+        ),
+        403: ("Right password, but the account is blocked", [ErrorCode.ACCOUNT_INACTIVE]),
+        423: "Account locked after too many failed logins",
+        429: "Too many attempts from this address",
     }
 
     def get_serializer_class(self) -> Any:
         return token_pair_serializer(self.realm)
 
-    @extend_schema(request=LoginSerializer)
+    # JSON only, for the reason `RegisterJSONSerializer` gives.
+    @extend_schema(request={JSON: LoginSerializer})
     def post(self, request: Request) -> APIResponse:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -111,14 +136,20 @@ class LoginView(RealmMixin, PublicView):
             user_agent=request.headers.get("User-Agent", ""),
         )
         data = {**(pair or {}), self.realm.name: self.realm.serializer(account).data}
-        return APIResponse(data, message="Logged in", headers=NO_STORE)
+        return APIResponse(data, headers=NO_STORE)
 
 
 class RefreshView(RealmMixin, PublicView):
     """Rotate the refresh token: a new token pair; the old refresh token stops working."""
 
     parser_classes = JSON_ONLY
-    error_statuses = {401: "Refresh token invalid, expired, revoked or reused"}
+    success_message = "Token refreshed"
+    error_statuses = {
+        401: (
+            "Refresh token invalid, expired, revoked or reused",
+            [ErrorCode.TOKEN_INVALID, ErrorCode.TOKEN_EXPIRED],
+        )
+    }
 
     def get_serializer_class(self) -> Any:
         return token_pair_serializer(self.realm)
@@ -131,7 +162,7 @@ class RefreshView(RealmMixin, PublicView):
             refresh_token=serializer.validated_data["refresh_token"], realm=self.realm
         )
         data = {**pair, self.realm.name: self.realm.serializer(account).data}
-        return APIResponse(data, message="Token refreshed", headers=NO_STORE)
+        return APIResponse(data, headers=NO_STORE)
 
 
 class LogoutView(RealmMixin, APIView):
@@ -139,6 +170,7 @@ class LogoutView(RealmMixin, APIView):
 
     authentication_classes = [BearerAuthentication]
     permission_classes = [IsRealmAccount, RequiresSession]
+    success_message = "Logged out"
     error_statuses = {
         403: "Another realm's token, or a personal access token (logout needs a session)"
     }
@@ -146,7 +178,7 @@ class LogoutView(RealmMixin, APIView):
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request) -> APIResponse:
         token_revoke(token=cast(Token, request.auth))
-        return APIResponse(None, message="Logged out")
+        return APIResponse(None)
 
 
 class MeViewSet(RealmMixin, viewsets.GenericViewSet):
@@ -156,7 +188,6 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     authentication_classes = [BearerAuthentication]
     permission_classes = [IsRealmAccount, HasScope]
     parser_classes = JSON_ONLY
-    error_statuses = {409: "Username, email or phone already taken", 429: "Too many attempts"}
     success_messages = {
         "retrieve": "Profile retrieved",
         "partial_update": "Profile updated",
@@ -183,7 +214,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         return cast(AbstractAccount, self.request.user)
 
     def get_object(self) -> AbstractAccount:
-        # The resource is the caller; DRF's OPTIONS (metadata) asks for it too.
+        # The resource has no id: it is the caller. DRF's OPTIONS metadata asks for it.
         return self.account
 
     def _show(self, account: AbstractAccount) -> APIResponse:
@@ -194,6 +225,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         return self._show(self.account)
 
     @extend_schema(request=ProfileUpdateSerializer)
+    @errors({409: TAKEN, 429: "Too many profile updates"})
     def partial_update(self, request: Request) -> APIResponse:
         """Change profile fields; a taken username, email or phone is a 409."""
         throttle_profile_update(account=self.account)
@@ -204,11 +236,13 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         )
 
     @extend_schema(request=ProfileUpdateSerializer)
+    @errors({409: TAKEN, 429: "Too many profile updates"})
     def update(self, request: Request) -> APIResponse:
         """Change profile fields: the same optional fields as PATCH."""
         return self.partial_update(request)
 
     @extend_schema(request=PasswordConfirmSerializer, responses={200: None})
+    @errors({429: "Too many password checks from this address"})
     def destroy(self, request: Request) -> APIResponse:
         """Delete the account (soft delete), confirmed by the password; every token ends."""
         throttle_password_check(realm=self.realm, ip=client_ip(request))
@@ -221,6 +255,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=PasswordChangeSerializer, responses={200: None})
     @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    @errors({429: "Too many password checks from this address"})
     def password(self, request: Request) -> APIResponse:
         """Change the password; every other session and token of the account ends."""
         throttle_password_check(realm=self.realm, ip=client_ip(request))
@@ -233,6 +268,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=AvatarSerializer)
     @action(detail=False, methods=["put"], parser_classes=[StrictMultiPartParser])
+    @errors({413: "Avatar too large", 429: "Too many avatar uploads"})
     def avatar(self, request: Request) -> APIResponse:
         """Replace the avatar (multipart `avatar`: JPEG, PNG or WebP)."""
         # Counted before the body is parsed, so a refused upload costs no decoding.

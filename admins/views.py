@@ -31,9 +31,13 @@ from admins.serializers import (
 )
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
+from config.api.schema import errors
 from tokens.authentication import BearerAuthentication
 from tokens.permissions import HasScope, RequiresSessionToWrite
 from tokens.serializers import TokenSerializer
+from tokens.views import RevokedSerializer
+
+TAKEN = "Username, email or phone already taken"
 
 
 class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -66,7 +70,6 @@ class UserAdminViewSet(StaffViewSet):
     parser_classes = [JSONParser, StrictMultiPartParser]
     permission_classes = [HasModelPermission, HasScope]
     permission_model = User
-    error_statuses = {409: "Username, email or phone already taken"}
 
     success_messages = {
         "list": "Users retrieved",
@@ -95,6 +98,7 @@ class UserAdminViewSet(StaffViewSet):
         return super().list(request, *args, **kwargs)
 
     @extend_schema(request=StaffUserUpdateSerializer)
+    @errors({409: TAKEN})
     def partial_update(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
         serializer = StaffUserUpdateSerializer(data=request.data)
@@ -105,6 +109,7 @@ class UserAdminViewSet(StaffViewSet):
         return self.respond(user)
 
     @extend_schema(request=StaffUserUpdateSerializer)
+    @errors({409: TAKEN})
     def update(self, request: Request, pk: str) -> APIResponse:
         return self.partial_update(request, pk)
 
@@ -153,7 +158,7 @@ class UserAdminViewSet(StaffViewSet):
         page = self.paginate_queryset(selectors.account_tokens(account=self.get_object()))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(request=None, responses={200: RevokedSerializer})
     @tokens.mapping.delete
     def revoke_tokens(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
@@ -170,7 +175,6 @@ class AdminAdminViewSet(StaffViewSet):
     queryset = Admin.objects.all()
     serializer_class = StaffAdminSerializer
     permission_classes = [IsSuperAdmin, HasScope, RequiresSessionToWrite]
-    error_statuses = {409: "Username, email or phone already taken"}
     success_messages = {
         "list": "Admins retrieved",
         "retrieve": "Admin retrieved",
@@ -186,6 +190,7 @@ class AdminAdminViewSet(StaffViewSet):
         return selectors.admin_list() if self.action == "list" else Admin.objects.all()
 
     @extend_schema(request=AdminCreateSerializer, responses={201: StaffAdminSerializer})
+    @errors({409: TAKEN})
     def create(self, request: Request) -> APIResponse:
         serializer = AdminCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -193,6 +198,7 @@ class AdminAdminViewSet(StaffViewSet):
         return self.respond(admin, status=201)
 
     @extend_schema(request=AdminUpdateSerializer)
+    @errors({409: TAKEN})
     def partial_update(self, request: Request, pk: str) -> APIResponse:
         target = self.get_object()
         serializer = AdminUpdateSerializer(data=request.data)
@@ -203,6 +209,7 @@ class AdminAdminViewSet(StaffViewSet):
         return self.respond(admin)
 
     @extend_schema(request=AdminUpdateSerializer)
+    @errors({409: TAKEN})
     def update(self, request: Request, pk: str) -> APIResponse:
         return self.partial_update(request, pk)
 

@@ -14,8 +14,10 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
+from config.api.exceptions import ErrorCode
 from config.api.parsers import JSON_ONLY
 from config.api.responses import APIResponse
+from config.api.schema import errors
 from config.ratelimit import throttle
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
@@ -38,7 +40,13 @@ class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     parser_classes = JSON_ONLY
     serializer_class = TokenSerializer
     lookup_value_regex = r"[0-9]+"
-    error_statuses = {429: "Too many tokens created"}
+    # Reached by a bearer of either realm; a personal access token is refused.
+    error_statuses = {
+        403: (
+            "A personal access token: managing tokens needs a login session",
+            [ErrorCode.INSUFFICIENT_SCOPE],
+        )
+    }
     success_messages = {
         "list": "Tokens retrieved",
         "create": "Token created",
@@ -53,6 +61,7 @@ class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return {**super().get_serializer_context(), "current_token": self.request.auth}
 
     @extend_schema(request=TokenCreateSerializer, responses={201: TokenWithSecretSerializer})
+    @errors({429: "Too many tokens created"})
     def create(self, request: Request) -> APIResponse:
         # Per account (realm and id), not per address.
         throttle(
@@ -74,7 +83,9 @@ class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         token_revoke_own(owner=request.user, token_id=int(pk))
         return APIResponse(None)
 
-    @extend_schema(request=None, responses=RevokedSerializer, operation_id="tokens_revoke_all")
+    @extend_schema(
+        request=None, responses={200: RevokedSerializer}, operation_id="tokens_revoke_all"
+    )
     def destroy_all(self, request: Request) -> APIResponse:
         revoked = token_revoke_all(owner=request.user, keep=cast(Token, request.auth))
         return APIResponse({"revoked": revoked})
