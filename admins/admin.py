@@ -17,7 +17,13 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import formats, timezone
@@ -101,6 +107,7 @@ class AccountAdmin(admin.ModelAdmin):
     change_password_form = AccountPasswordForm
     # Django's own add page for accounts with passwords (its "save" goes on to the change page).
     add_form_template = "admin/auth/user/add_form.html"
+    change_form_template = "admin/admins/account_change_form.html"
     # Blocking and activation go through actions, which revoke tokens as the API does.
     # Avatars are read-only here: uploads go through the API, which checks and re-encodes
     # them (a file saved by this form would skip all of that).
@@ -205,8 +212,56 @@ class AccountAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.account_password),
                 name=f"{self.opts.app_label}_{self.opts.model_name}_password",
             ),
+            path(
+                "<id>/actions/<name>/",
+                self.admin_site.admin_view(self.account_action),
+                name=f"{self.opts.app_label}_{self.opts.model_name}_action",
+            ),
             *super().get_urls(),
         ]
+
+    # --- The account's own page: the actions that apply to it, as buttons ----------------
+
+    def page_actions(self, request: HttpRequest, account: AbstractAccount) -> list[Any]:
+        """(name, label) of each action this admin may run that applies to `account`."""
+        allowed = self.get_actions(request)
+        return [
+            (name, label)
+            for name, (label, applies) in PAGE_ACTIONS.items()
+            if name in allowed and applies(account)
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        account = self.get_object(request, unquote(object_id))
+        actions = self.page_actions(request, account) if account is not None else []
+        extra_context = {**(extra_context or {}), "account_actions": actions}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def account_action(self, request: HttpRequest, id: str, name: str) -> HttpResponse:
+        """Run one changelist action on this one account (its page's buttons), then come
+        back to the page: the same action, permission and messages as from the list."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        account = self.get_object(request, unquote(id))
+        if not self.has_change_permission(request, account):
+            raise PermissionDenied
+        action = self.get_actions(request).get(name) if name in PAGE_ACTIONS else None
+        if account is None or action is None:
+            raise Http404("No such account or action.")
+        run = action[0]
+        run(self, request, self.get_queryset(request).filter(pk=account.pk))
+        return HttpResponseRedirect(
+            reverse(
+                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
+                args=[account.pk],
+            )
+        )
 
     @method_decorator(sensitive_post_parameters())
     def account_password(self, request: HttpRequest, id: str) -> HttpResponse:
@@ -355,6 +410,24 @@ def revoke_tokens(
         text += f"; {without} {'has' if without == 1 else 'have'} no live token"
     level = messages.SUCCESS if revoked else messages.WARNING
     modeladmin.message_user(request, text + ".", level=level)
+
+
+def _has_live_tokens(account: AbstractAccount) -> bool:
+    return Token.objects.for_owner(account).live().exists()
+
+
+# The actions an account's own page offers as buttons, each only where it applies to that
+# account as it is now (a blocked account is offered Activate, not Block).
+PAGE_ACTIONS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "unlock": ("Unlock", lambda account: account.is_locked() or account.failed_login_attempts > 0),
+    "block_users": ("Block", lambda account: account.is_active),
+    "activate_users": ("Activate", lambda account: not account.is_active),
+    "delete_users": ("Soft-delete", lambda account: not account.is_deleted),
+    "restore_users": ("Restore", lambda account: account.is_deleted),
+    "block_admins": ("Block", lambda account: account.is_active),
+    "activate_admins": ("Activate", lambda account: not account.is_active),
+    "revoke_tokens": ("Revoke every token", _has_live_tokens),
+}
 
 
 @admin.register(User)

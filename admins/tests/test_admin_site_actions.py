@@ -472,3 +472,107 @@ def test_site_login_attempts_count_in_the_admin_realms_rate_limit(api, settings)
     assert staffer.failed_login_attempts == 2
     assert_error(admin_login(api, "staffer"), 429, "RATE_LIMITED")
     assert login(api, "ada").status_code == 200
+
+
+# --- The account's own page: the actions that apply to it --------------------------------
+
+
+def _buttons(client: Client, changelist: str, account: Any) -> list[str]:
+    response = client.get(f"{changelist}{account.pk}/change/")
+    assert response.status_code == 200
+    return [label for _, label in response.context["account_actions"]]
+
+
+def test_an_accounts_page_offers_only_the_actions_that_apply_to_it(site):
+    fine = make_user(username="fine")
+    session_start(owner=fine, ip="127.0.0.1", user_agent="test")
+    troubled = make_user(
+        username="troubled",
+        is_active=False,
+        deleted_at=timezone.now(),
+        failed_login_attempts=5,
+        locked_until=timezone.now() + timedelta(hours=1),
+    )
+
+    assert _buttons(site, USERS, fine) == ["Block", "Soft-delete", "Revoke every token"]
+    assert _buttons(site, USERS, troubled) == ["Unlock", "Activate", "Restore"]
+    page = site.get(f"{USERS}{fine.pk}/change/").content.decode()
+    assert f'action="{USERS}{fine.pk}/actions/block_users/"' in page
+
+
+def test_an_admins_page_offers_the_admin_actions(site):
+    staffer = make_admin(username="staffer", is_active=False)
+
+    assert _buttons(site, ADMINS, staffer) == ["Activate"]
+
+
+def test_a_button_runs_its_action_on_that_account_and_comes_back(site, api, root, caplog):
+    ada = make_user(username="ada")
+    session = login_pair(api, "ada")
+    capture_audit(caplog)
+
+    response = site.post(f"{USERS}{ada.pk}/actions/block_users/", follow=True)
+
+    assert response.redirect_chain == [(f"{USERS}{ada.pk}/change/", 302)]
+    assert _messages(response) == [("success", "1 blocked.")]
+    ada.refresh_from_db()
+    assert ada.is_active is False
+    assert_error(
+        api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
+    )
+    assert audit_lines(caplog) == [(root.pk, "block", ada.pk)]
+    # Back on the page, which now offers what applies to a blocked user with no live token.
+    assert response.context["account_actions"] == [
+        ("activate_users", "Activate"),
+        ("delete_users", "Soft-delete"),
+    ]
+
+
+def test_a_button_for_yourself_is_refused_like_the_action(site, root):
+    make_admin(username="other", is_superuser=True)
+    before = stored(root)
+
+    response = site.post(f"{ADMINS}{root.pk}/actions/block_admins/", follow=True)
+
+    assert _messages(response) == [
+        ("error", "root: You cannot block yourself."),
+        ("warning", "0 blocked."),
+    ]
+    assert stored(root) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "actions/block_users/", 405),
+        ("post", "actions/delete_selected/", 404),
+        ("post", "actions/block_admins/", 404),
+        ("post", "actions/nothing/", 404),
+    ],
+)
+def test_an_action_url_runs_only_that_accounts_own_actions_by_post(site, method, path, status):
+    ada = make_user(username="ada")
+    session_start(owner=ada, ip="127.0.0.1", user_agent="test")
+    before, tokens = stored(ada), token_rows()
+
+    response = getattr(site, method)(f"{USERS}{ada.pk}/{path}")
+
+    assert response.status_code == status
+    assert stored(ada) == before
+    assert token_rows() == tokens
+
+
+def test_an_admin_who_may_only_view_gets_no_buttons_and_cannot_post_them(caplog):
+    viewer = make_admin(username="viewer")
+    grant(viewer, "view_user")
+    client = Client()
+    client.force_login(viewer)
+    ada = make_user(username="ada")
+    before = stored(ada)
+    capture_audit(caplog)
+
+    assert _buttons(client, USERS, ada) == []
+    assert client.post(f"{USERS}{ada.pk}/actions/block_users/").status_code == 403
+
+    assert stored(ada) == before
+    assert audit_lines(caplog) == []
