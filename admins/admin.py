@@ -43,7 +43,6 @@ from admins.forms import (
 from admins.models import Admin
 from config.api.exceptions import APIError
 from tokens.models import Token
-from tokens.services import token_revoke_selected
 
 
 class LockedFilter(admin.SimpleListFilter):
@@ -484,8 +483,12 @@ class AdminAdmin(AccountAdmin):
 def revoke_selected_tokens(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
-    revoked = token_revoke_selected(tokens=queryset)
-    modeladmin.message_user(request, f"Revoked {revoked} token(s).")
+    selected = queryset.count()
+    revoked = staff.staff_revoke_selected_tokens(actor=cast(Admin, request.user), tokens=queryset)
+    level = messages.SUCCESS if revoked else messages.WARNING
+    modeladmin.message_user(
+        request, _tally(revoked, "revoked", selected - revoked, "already revoked"), level=level
+    )
 
 
 @admin.register(Token)

@@ -25,7 +25,7 @@ from accounts.models import AbstractAccount, User
 from admins.models import Admin
 from config.api.exceptions import Forbidden
 from tokens.models import Token
-from tokens.services import token_revoke_all
+from tokens.services import token_revoke_all, token_revoke_selected
 
 audit = logging.getLogger("admins.audit")
 
@@ -211,6 +211,31 @@ def staff_revoke_tokens(*, actor: Admin, account: Any) -> int:
             target=account,
             message=f"Revoked {revoked} token{'s' if revoked != 1 else ''} (sessions and "
             "personal access tokens).",
+        )
+    return revoked
+
+
+@transaction.atomic
+def staff_revoke_selected_tokens(*, actor: Admin, tokens: QuerySet[Token]) -> int:
+    """Revoke the live ones among `tokens` (the token list's selection); how many. Each
+    owner's History names the tokens of theirs that were revoked."""
+    # Locked, so that what is recorded is exactly what this call revoked.
+    live = list(
+        Token.objects.filter(pk__in=tokens.values("pk"), revoked_at__isnull=True)
+        .select_related("user", "admin")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    revoked = token_revoke_selected(tokens=Token.objects.filter(pk__in=[t.pk for t in live]))
+    owners: dict[Any, list[Token]] = {}
+    for token in live:
+        owners.setdefault(token.owner, []).append(token)
+    for owner, owned in owners.items():
+        staff_record(
+            actor=actor,
+            action="revoke_tokens",
+            target=owner,
+            message=f"Revoked {', '.join(str(token) for token in owned)}.",
         )
     return revoked
 

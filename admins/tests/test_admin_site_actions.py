@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
@@ -373,7 +374,7 @@ def test_revoke_selected_tokens_revokes_only_those(site, api):
 
     response = _act(site, TOKENS, "revoke_selected_tokens", rows[0])
 
-    assert ("info", "Revoked 1 token(s).") in _messages(response)
+    assert _messages(response) == [("success", "1 revoked.")]
     assert_error(api.get("/api/v1/users/me", **bearer(first["access_token"])), 401, "TOKEN_INVALID")
     assert api.get("/api/v1/users/me", **bearer(second["access_token"])).status_code == 200
 
@@ -576,3 +577,31 @@ def test_an_admin_who_may_only_view_gets_no_buttons_and_cannot_post_them(caplog)
 
     assert stored(ada) == before
     assert audit_lines(caplog) == []
+
+
+def test_revoking_selected_tokens_says_what_changed_and_is_in_each_owners_history(
+    site, api, root, caplog
+):
+    ada, bob = make_user(username="ada"), make_user(username="bob")
+    login_pair(api, "ada"), login_pair(api, "ada"), login_pair(api, "bob")
+    ada_first, ada_second, bob_only = Token.objects.order_by("pk")
+    _act(site, TOKENS, "revoke_selected_tokens", ada_first)
+    earlier = LogEntry.objects.get()
+    capture_audit(caplog)
+    caplog.clear()
+
+    response = _act(site, TOKENS, "revoke_selected_tokens", ada_first, ada_second, bob_only)
+
+    assert _messages(response) == [("success", "2 revoked, 1 was already revoked.")]
+    assert not Token.objects.live().exists()
+    assert sorted(audit_lines(caplog)) == [
+        (root.pk, "revoke_tokens", ada.pk),
+        (root.pk, "revoke_tokens", bob.pk),
+    ]
+    history = {
+        entry.object_id: entry.get_change_message()
+        for entry in LogEntry.objects.exclude(pk=earlier.pk)
+    }
+    assert earlier.get_change_message() == f"Revoked Login session {ada_first.pk}."
+    assert history[str(ada.pk)] == f"Revoked Login session {ada_second.pk}."
+    assert history[str(bob.pk)] == f"Revoked Login session {bob_only.pk}."
