@@ -41,7 +41,7 @@ from admins.forms import (
     UserAddForm,
 )
 from admins.models import Admin
-from config.api.exceptions import APIError
+from config.api.exceptions import APIError, Conflict
 from tokens.models import Token
 
 
@@ -176,6 +176,21 @@ class AccountAdmin(admin.ModelAdmin):
         # The service creates the account (its identifier rows, the conflict rules and the
         # record in the audit log and the History), so there is nothing left to save.
         return cast(AccountCreationForm, form).create(actor=cast(Admin, request.user))
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except Conflict:
+            # Lost a race on the add page: another account took the username, email or
+            # phone between the form's check and the insert (the view's transaction is
+            # rolled back). Once more, the form's check sees the winner and says so.
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: Any, obj: Any, form: Any, change: Any) -> None:
         if change:
