@@ -200,6 +200,12 @@ class AccountAdmin(admin.ModelAdmin):
         if change:
             super().save_related(request, form, formsets, change)
 
+    def log_change(self, request: Any, obj: Any, message: Any) -> LogEntry:
+        # The change page's form saved the profile (its fields checked by the model's
+        # rules); Django records it in the History, and the audit log gets its line here.
+        staff.audit_log(actor=cast(Admin, request.user), action="update", target=obj)
+        return super().log_change(request, obj, message)
+
     def log_addition(self, request: Any, obj: Any, message: Any) -> LogEntry:
         # The creating service recorded the addition already.
         entry: LogEntry = LogEntry.objects.filter(

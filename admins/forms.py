@@ -121,22 +121,38 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
 # --- The account pages ------------------------------------------------------------------
 
 
-class AccountFieldsMixin(forms.ModelForm):
-    """The API's field rules on the admin site's account forms: the email NFKC-normalised
-    and the phone stored as E.164, each refusal named by its field (the username is
-    Django's `UsernameField`, which NFKC-normalises it). A username or email another
-    account holds as either is refused by the model's `validate_constraints`."""
+class EmailField(forms.EmailField):
+    """An email address, NFKC-normalised before it is checked (so full-width forms are
+    accepted and collide with their ASCII twins), in the case typed, as in the API."""
 
-    def clean_email(self) -> str:
-        return normalize_email(self.cleaned_data["email"])
-
-    def clean_phone(self) -> str | None:
-        return normalize_phone(self.cleaned_data.get("phone"))
+    def to_python(self, value: Any) -> str:
+        return normalize_email(super().to_python(value) or "")
 
 
-class AccountChangeForm(AccountFieldsMixin):
+class PhoneField(forms.CharField):
+    """A phone number in international form, stored as E.164; empty means none. The
+    input may be longer than the stored form (spaces, `00` for `+`), as in the API."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.update(max_length=32, required=False, empty_value=None)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> str | None:
+        return normalize_phone(super().to_python(value))
+
+
+# The API's field rules on the account forms (the username is Django's `UsernameField`,
+# which NFKC-normalises it as the API does). A username or email another account holds
+# as either is refused by the model's `validate_constraints`, a taken phone by the check
+# of its unique index.
+FIELD_CLASSES = {"username": UsernameField, "email": EmailField, "phone": PhoneField}
+
+
+class AccountChangeForm(forms.ModelForm):
+    """An account's page: its profile fields under the API's rules."""
+
     class Meta:
-        field_classes = {"username": UsernameField}
+        field_classes = FIELD_CLASSES
         help_texts = {
             # The field is read-only here: blocking is an action, which revokes tokens.
             "is_active": "A blocked account cannot log in. To block or activate it, select "
@@ -144,14 +160,14 @@ class AccountChangeForm(AccountFieldsMixin):
         }
 
 
-class AccountCreationForm(AccountFieldsMixin, BaseUserCreationForm):
+class AccountCreationForm(BaseUserCreationForm):
     """The add page: Django's two password fields, checked by the password validators
     against the new account's username, name and email; the account itself is created by
     the account services (`create`), never by this form's `save()`."""
 
     class Meta:
         fields: tuple[str, ...] = ("username", "name", "email", "phone")
-        field_classes = {"username": UsernameField}
+        field_classes = FIELD_CLASSES
 
     def create(self, *, actor: Admin) -> AbstractAccount:
         raise NotImplementedError

@@ -423,3 +423,35 @@ def test_ones_own_password_is_set_on_the_page_that_asks_for_the_current_one(site
 
 def test_the_password_page_of_an_unknown_account_is_404(site):
     assert site.get(f"{USERS}999999/password/").status_code == 404
+
+
+# --- The change page --------------------------------------------------------------------
+
+
+def _change_form(account: Any, **changes: str) -> dict[str, str]:
+    data = {"username": account.username, "name": account.name, "email": account.email}
+    return {**data, "phone": account.phone or "", **changes}
+
+
+def test_the_change_page_stores_a_phone_in_e164_and_an_email_nfkc(site):
+    ada = make_user(username="ada")
+
+    response = site.post(
+        _change(ada),
+        _change_form(ada, phone="0044 20 7946 0958", email=full_width("ada") + "@example.com"),
+    )
+
+    assert response.status_code == 302
+    ada.refresh_from_db()
+    assert (ada.phone, ada.email) == ("+442079460958", "ada@example.com")
+
+
+@pytest.mark.parametrize("phone", ["12345", "+1 555", "not a number"])
+def test_the_change_page_refuses_a_bad_phone_by_its_field_and_writes_nothing(site, phone):
+    ada = make_user(username="ada", phone="+14155550123")
+    before = stored(ada)
+
+    response = site.post(_change(ada), _change_form(ada, phone=phone))
+
+    assert list(_errors(response)) == ["phone"]
+    assert stored(ada) == before

@@ -122,13 +122,15 @@ def test_each_site_action_on_an_admin_is_in_its_history(site, action, state, mes
     assert _history(site, staffer) == [("root", message)]
 
 
-def test_editing_on_the_change_page_is_in_the_history_as_django_records_it(site):
+def test_editing_on_the_change_page_is_in_the_history_and_the_audit_log(site, root, caplog):
     ada = make_user(username="ada", email="ada@example.com")
     form = {"username": "ada", "name": "Countess", "email": "ada@example.com", "phone": ""}
+    capture_audit(caplog)
 
     assert site.post(f"{USERS}{ada.pk}/change/", form).status_code == 302
 
     assert _history(site, ada) == [("root", "Changed Name.")]
+    assert audit_lines(caplog) == [(root.pk, "update", ada.pk)]
 
 
 # --- The API's staff actions --------------------------------------------------------------
