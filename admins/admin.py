@@ -223,7 +223,7 @@ class AccountAdmin(admin.ModelAdmin):
             request.POST["_continue"] = 1
         return super().response_add(request, obj, post_url_continue)
 
-    # --- The password page: Django's UserAdmin.user_change_password -----------------------
+    # --- An account's own URLs: its password page and its action buttons ------------------
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -282,6 +282,8 @@ class AccountAdmin(admin.ModelAdmin):
                 args=[account.pk],
             )
         )
+
+    # --- The password page: Django's UserAdmin.user_change_password -----------------------
 
     @method_decorator(sensitive_post_parameters())
     def account_password(self, request: HttpRequest, id: str) -> HttpResponse:
