@@ -86,12 +86,15 @@ def user_token(api: APIClient, username: str) -> str:
     return access
 
 
-def credentials(api: APIClient, account: AbstractAccount) -> dict[str, str]:
-    """A new login session's access and refresh tokens, and a read+write personal token."""
+def credentials(
+    api: APIClient, account: AbstractAccount, password: str | None = None
+) -> dict[str, str]:
+    """A new login session's access and refresh tokens, and a read+write personal token
+    (logging in with `password`, else the factories' password)."""
     if isinstance(account, Admin):
-        pair = admin_pair(api, account.username)
+        pair = admin_pair(api, account.username, password or PASSWORD)
     else:
-        pair = login_pair(api, account.username)
+        pair = login_pair(api, account.username, password or USER_PASSWORD)
     headers: Any = bearer(pair["access_token"])
     created = api.post(
         "/api/v1/tokens", {"name": "script", "scopes": ["read", "write"]}, format="json", **headers

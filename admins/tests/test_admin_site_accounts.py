@@ -455,3 +455,26 @@ def test_the_change_page_refuses_a_bad_phone_by_its_field_and_writes_nothing(sit
 
     assert list(_errors(response)) == ["phone"]
     assert stored(ada) == before
+
+
+@pytest.mark.parametrize("changelist", [USERS, ADMINS])
+def test_add_then_set_the_password_then_read_it_all_in_the_history(site, api, changelist):
+    """The whole staff story on the site: add an account, which logs in through the API;
+    set its password, which ends every old token and the old password; History has both."""
+    site.post(f"{changelist}add/", _add_form())
+    account = (User if changelist == USERS else Admin).objects.get(username="grace")
+    log_in = login if changelist == USERS else admin_login
+    old = credentials(api, account, NEW_PASSWORD)  # the password given on the add page
+
+    site.post(
+        _password(account),
+        {"password1": "another passphrase 77", "password2": "another passphrase 77"},
+    )
+
+    assert works(api, account, old) == REVOKED
+    assert_error(log_in(api, "grace", NEW_PASSWORD), 401, "INVALID_CREDENTIALS")
+    assert log_in(api, "grace", "another passphrase 77").status_code == 200
+    assert _history(site, account) == [
+        ("root", "Added."),
+        ("root", "Changed password: every session and token revoked."),
+    ]
