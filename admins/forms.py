@@ -1,17 +1,28 @@
-"""The Django admin site's login and password-change forms, through the same rate limits,
-lockout and revocation as the API."""
+"""The Django admin site's forms: its login and own password change, through the same rate
+limits, lockout and revocation as the API; and the account pages' forms (add, change, set
+password), which apply the API's field rules and change accounts through the services."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
+from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import (
+    BaseUserCreationForm,
+    PasswordChangeForm,
+    SetPasswordMixin,
+    UsernameField,
+)
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
+from accounts.models import AbstractAccount, User
 from accounts.services import account_confirm_password, account_login
 from accounts.throttling import throttle_password_check
+from accounts.validators import normalize_email, normalize_phone
+from admins import services as staff
 from admins.models import Admin
 from config.api.exceptions import (
     AccountInactive,
@@ -105,3 +116,114 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
         except APIError as exc:
             raise (_site_error(exc, "password attempts") or ValidationError(exc.message)) from exc
         return old_password
+
+
+# --- The account pages ------------------------------------------------------------------
+
+
+class EmailField(forms.EmailField):
+    """An email address, NFKC-normalised before it is checked (so full-width forms are
+    accepted and collide with their ASCII twins), in the case typed, as in the API."""
+
+    def to_python(self, value: Any) -> str:
+        return normalize_email(super().to_python(value) or "")
+
+
+class PhoneField(forms.CharField):
+    """A phone number in international form, stored as E.164; empty means none. The
+    input may be longer than the stored form (spaces, `00` for `+`), as in the API."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.update(max_length=32, required=False, empty_value=None)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> str | None:
+        return normalize_phone(super().to_python(value))
+
+
+# The API's field rules on the account forms (the username is Django's `UsernameField`,
+# which NFKC-normalises it as the API does). A username or email another account holds
+# as either is refused by the model's `validate_constraints`, a taken phone by the check
+# of its unique index.
+FIELD_CLASSES = {"username": UsernameField, "email": EmailField, "phone": PhoneField}
+
+
+class AccountChangeForm(forms.ModelForm):
+    """An account's page: its profile fields under the API's rules."""
+
+    class Meta:
+        field_classes = FIELD_CLASSES
+        help_texts = {
+            # The field is read-only here: blocking is an action, which revokes tokens.
+            "is_active": "A blocked account cannot log in. To block or activate it, select "
+            "it in the list and run the Block or Activate action.",
+        }
+
+
+class AccountCreationForm(BaseUserCreationForm):
+    """The add page: Django's two password fields, checked by the password validators
+    against the new account's username, name and email; the account itself is created by
+    the account services (`create`), never by this form's `save()`."""
+
+    class Meta:
+        fields: tuple[str, ...] = ("username", "name", "email", "phone")
+        field_classes = FIELD_CLASSES
+
+    def create(self, *, actor: Admin) -> AbstractAccount:
+        raise NotImplementedError
+
+    def account_fields(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "username": data["username"],
+            "name": data["name"],
+            "email": data["email"],
+            "phone": data.get("phone"),
+            "password": data["password1"],
+        }
+
+
+class UserAddForm(AccountCreationForm):
+    class Meta(AccountCreationForm.Meta):
+        model = User
+
+    def create(self, *, actor: Admin) -> AbstractAccount:
+        return staff.staff_create_user(actor=actor, **self.account_fields())
+
+
+class AdminAddForm(AccountCreationForm):
+    class Meta(AccountCreationForm.Meta):
+        model = Admin
+        fields = (*AccountCreationForm.Meta.fields, "is_superuser")
+
+    def create(self, *, actor: Admin) -> AbstractAccount:
+        return staff.admin_create(
+            actor=actor,
+            is_superuser=bool(self.cleaned_data.get("is_superuser")),
+            **self.account_fields(),
+        )
+
+
+class AccountPasswordForm(SetPasswordMixin, forms.Form):
+    """Set another account's password: Django's `AdminPasswordChangeForm`, without its
+    choice to disable password login, saved through the staff service, which revokes
+    every session and personal access token of the account and records the change."""
+
+    required_css_class = "required"
+    password1, password2 = SetPasswordMixin.create_password_fields()
+
+    def __init__(self, user: AbstractAccount, *args: Any, **kwargs: Any) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].widget.attrs["autofocus"] = True
+
+    def clean(self) -> dict[str, Any]:
+        self.validate_passwords()
+        self.validate_password_for_user(self.user)
+        return cast(dict[str, Any], super().clean())
+
+    @sensitive_variables("password")
+    def save(self, *, actor: Admin) -> AbstractAccount:
+        password = self.cleaned_data["password1"]
+        staff.staff_set_password(actor=actor, account=self.user, password=password)
+        return self.user

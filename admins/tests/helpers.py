@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import AbstractAccount
 from accounts.tests.factories import PASSWORD as USER_PASSWORD
-from accounts.tests.helpers import login_pair
+from accounts.tests.helpers import bearer, login_pair
 from admins.models import Admin
 from admins.tests.factories import PASSWORD
 from tokens.models import Token
@@ -84,6 +84,46 @@ def admin_token(api: APIClient, admin: Admin) -> str:
 def user_token(api: APIClient, username: str) -> str:
     access: str = login_pair(api, username, USER_PASSWORD)["access_token"]
     return access
+
+
+def credentials(
+    api: APIClient, account: AbstractAccount, password: str | None = None
+) -> dict[str, str]:
+    """A new login session's access and refresh tokens, and a read+write personal token
+    (logging in with `password`, else the factories' password)."""
+    if isinstance(account, Admin):
+        pair = admin_pair(api, account.username, password or PASSWORD)
+    else:
+        pair = login_pair(api, account.username, password or USER_PASSWORD)
+    headers: Any = bearer(pair["access_token"])
+    created = api.post(
+        "/api/v1/tokens", {"name": "script", "scopes": ["read", "write"]}, format="json", **headers
+    )
+    assert created.status_code == 201, created.content
+    return {
+        "access": pair["access_token"],
+        "refresh": pair["refresh_token"],
+        "pat": created.json()["data"]["token"],
+    }
+
+
+def works(api: APIClient, account: AbstractAccount, creds: dict[str, str]) -> dict[str, int]:
+    """The status each of `credentials`' tokens gets now."""
+    prefix = "/api/v1/admin" if isinstance(account, Admin) else "/api/v1"
+    me = f"{prefix}/me" if isinstance(account, Admin) else f"{prefix}/users/me"
+    access: Any = bearer(creds["access"])
+    pat: Any = bearer(creds["pat"])
+    return {
+        "access": api.get(me, **access).status_code,
+        "pat": api.get(me, **pat).status_code,
+        "refresh": api.post(
+            f"{prefix}/auth/refresh", {"refresh_token": creds["refresh"]}, format="json"
+        ).status_code,
+    }
+
+
+REVOKED = {"access": 401, "pat": 401, "refresh": 401}
+ALIVE = {"access": 200, "pat": 200, "refresh": 200}
 
 
 def stored(account: AbstractAccount) -> dict[str, Any]:

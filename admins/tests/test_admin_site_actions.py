@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
@@ -78,9 +79,7 @@ def test_block_users_revokes_the_users_session_and_refuses_their_login(site, api
     response = _act(site, USERS, "block_users", ada)
 
     assert response.status_code == 200
-    assert ("info", "Block selected users (revokes their tokens): 1 account(s).") in _messages(
-        response
-    )
+    assert _messages(response) == [("success", "1 blocked.")]
     ada.refresh_from_db()
     assert ada.is_active is False
     assert_error(
@@ -226,8 +225,7 @@ def test_blocking_yourself_through_the_action_is_refused_and_changes_nothing(
 
     assert response.status_code == 200
     messages = _messages(response)
-    assert ("error", "root: You cannot block yourself.") in messages
-    assert ("info", "Block selected admins (revokes their tokens): 0 account(s).") in messages
+    assert messages == [("error", "root: You cannot block yourself."), ("warning", "0 blocked.")]
     assert stored(root) == before
     assert token_rows() == tokens_before
     assert audit_lines(caplog) == []
@@ -240,9 +238,10 @@ def test_blocking_yourself_among_others_blocks_only_the_others(site, root):
 
     response = _act(site, ADMINS, "block_admins", root, staffer)
 
-    assert ("info", "Block selected admins (revokes their tokens): 1 account(s).") in _messages(
-        response
-    )
+    assert _messages(response) == [
+        ("error", "root: You cannot block yourself."),
+        ("success", "1 blocked."),
+    ]
     root.refresh_from_db()
     staffer.refresh_from_db()
     assert (root.is_active, staffer.is_active) == (True, False)
@@ -304,6 +303,7 @@ def test_each_admin_action_writes_one_audit_line_per_admin(
 ):
     """One staff action on one admin is one line in the audit log, as in the API."""
     staffer = make_admin(username="staffer", **state)
+    session_start(owner=staffer, ip="127.0.0.1", user_agent="test")  # a token to revoke
     capture_audit(caplog)
 
     _act(site, ADMINS, action, staffer)
@@ -374,7 +374,7 @@ def test_revoke_selected_tokens_revokes_only_those(site, api):
 
     response = _act(site, TOKENS, "revoke_selected_tokens", rows[0])
 
-    assert ("info", "Revoked 1 token(s).") in _messages(response)
+    assert _messages(response) == [("success", "1 revoked.")]
     assert_error(api.get("/api/v1/users/me", **bearer(first["access_token"])), 401, "TOKEN_INVALID")
     assert api.get("/api/v1/users/me", **bearer(second["access_token"])).status_code == 200
 
@@ -382,15 +382,13 @@ def test_revoke_selected_tokens_revokes_only_those(site, api):
 @pytest.mark.parametrize(
     "path",
     [
-        f"{USERS}add/",
-        f"{ADMINS}add/",
         f"{TOKENS}add/",
         f"{USERS}{{user}}/delete/",
         f"{ADMINS}{{admin}}/delete/",
         f"{TOKENS}{{token}}/delete/",
     ],
 )
-def test_there_is_no_add_or_delete_for_users_admins_or_tokens(site, api, root, path):
+def test_there_is_no_delete_for_users_admins_or_tokens_nor_an_add_for_tokens(site, api, root, path):
     user = make_user(username="ada")
     login_pair(api, "ada")
     token = Token.objects.get()
@@ -475,3 +473,135 @@ def test_site_login_attempts_count_in_the_admin_realms_rate_limit(api, settings)
     assert staffer.failed_login_attempts == 2
     assert_error(admin_login(api, "staffer"), 429, "RATE_LIMITED")
     assert login(api, "ada").status_code == 200
+
+
+# --- The account's own page: the actions that apply to it --------------------------------
+
+
+def _buttons(client: Client, changelist: str, account: Any) -> list[str]:
+    response = client.get(f"{changelist}{account.pk}/change/")
+    assert response.status_code == 200
+    return [label for _, label in response.context["account_actions"]]
+
+
+def test_an_accounts_page_offers_only_the_actions_that_apply_to_it(site):
+    fine = make_user(username="fine")
+    session_start(owner=fine, ip="127.0.0.1", user_agent="test")
+    troubled = make_user(
+        username="troubled",
+        is_active=False,
+        deleted_at=timezone.now(),
+        failed_login_attempts=5,
+        locked_until=timezone.now() + timedelta(hours=1),
+    )
+
+    assert _buttons(site, USERS, fine) == ["Block", "Soft-delete", "Revoke every token"]
+    assert _buttons(site, USERS, troubled) == ["Unlock", "Activate", "Restore"]
+    page = site.get(f"{USERS}{fine.pk}/change/").content.decode()
+    assert f'action="{USERS}{fine.pk}/actions/block_users/"' in page
+
+
+def test_an_admins_page_offers_the_admin_actions(site):
+    staffer = make_admin(username="staffer", is_active=False)
+
+    assert _buttons(site, ADMINS, staffer) == ["Activate"]
+
+
+def test_a_button_runs_its_action_on_that_account_and_comes_back(site, api, root, caplog):
+    ada = make_user(username="ada")
+    session = login_pair(api, "ada")
+    capture_audit(caplog)
+
+    response = site.post(f"{USERS}{ada.pk}/actions/block_users/", follow=True)
+
+    assert response.redirect_chain == [(f"{USERS}{ada.pk}/change/", 302)]
+    assert _messages(response) == [("success", "1 blocked.")]
+    ada.refresh_from_db()
+    assert ada.is_active is False
+    assert_error(
+        api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
+    )
+    assert audit_lines(caplog) == [(root.pk, "block", ada.pk)]
+    # Back on the page, which now offers what applies to a blocked user with no live token.
+    assert response.context["account_actions"] == [
+        ("activate_users", "Activate"),
+        ("delete_users", "Soft-delete"),
+    ]
+
+
+def test_a_button_for_yourself_is_refused_like_the_action(site, root):
+    make_admin(username="other", is_superuser=True)
+    before = stored(root)
+
+    response = site.post(f"{ADMINS}{root.pk}/actions/block_admins/", follow=True)
+
+    assert _messages(response) == [
+        ("error", "root: You cannot block yourself."),
+        ("warning", "0 blocked."),
+    ]
+    assert stored(root) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "actions/block_users/", 405),
+        ("post", "actions/delete_selected/", 404),
+        ("post", "actions/block_admins/", 404),
+        ("post", "actions/nothing/", 404),
+    ],
+)
+def test_an_action_url_runs_only_that_accounts_own_actions_by_post(site, method, path, status):
+    ada = make_user(username="ada")
+    session_start(owner=ada, ip="127.0.0.1", user_agent="test")
+    before, tokens = stored(ada), token_rows()
+
+    response = getattr(site, method)(f"{USERS}{ada.pk}/{path}")
+
+    assert response.status_code == status
+    assert stored(ada) == before
+    assert token_rows() == tokens
+
+
+def test_an_admin_who_may_only_view_gets_no_buttons_and_cannot_post_them(caplog):
+    viewer = make_admin(username="viewer")
+    grant(viewer, "view_user")
+    client = Client()
+    client.force_login(viewer)
+    ada = make_user(username="ada")
+    before = stored(ada)
+    capture_audit(caplog)
+
+    assert _buttons(client, USERS, ada) == []
+    assert client.post(f"{USERS}{ada.pk}/actions/block_users/").status_code == 403
+
+    assert stored(ada) == before
+    assert audit_lines(caplog) == []
+
+
+def test_revoking_selected_tokens_says_what_changed_and_is_in_each_owners_history(
+    site, api, root, caplog
+):
+    ada, bob = make_user(username="ada"), make_user(username="bob")
+    login_pair(api, "ada"), login_pair(api, "ada"), login_pair(api, "bob")
+    ada_first, ada_second, bob_only = Token.objects.order_by("pk")
+    _act(site, TOKENS, "revoke_selected_tokens", ada_first)
+    earlier = LogEntry.objects.get()
+    capture_audit(caplog)
+    caplog.clear()
+
+    response = _act(site, TOKENS, "revoke_selected_tokens", ada_first, ada_second, bob_only)
+
+    assert _messages(response) == [("success", "2 revoked, 1 was already revoked.")]
+    assert not Token.objects.live().exists()
+    assert sorted(audit_lines(caplog)) == [
+        (root.pk, "revoke_tokens", ada.pk),
+        (root.pk, "revoke_tokens", bob.pk),
+    ]
+    history = {
+        entry.object_id: entry.get_change_message()
+        for entry in LogEntry.objects.exclude(pk=earlier.pk)
+    }
+    assert earlier.get_change_message() == f"Revoked Login session {ada_first.pk}."
+    assert history[str(ada.pk)] == f"Revoked Login session {ada_second.pk}."
+    assert history[str(bob.pk)] == f"Revoked Login session {bob_only.pk}."

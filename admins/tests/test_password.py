@@ -17,7 +17,16 @@ from accounts.tests.factories import make_user
 from accounts.tests.helpers import assert_error, bearer, login, login_pair
 from admins.models import Admin
 from admins.tests.factories import PASSWORD, make_admin
-from admins.tests.helpers import admin_login, admin_pair, stored, token_rows
+from admins.tests.helpers import (
+    ALIVE,
+    REVOKED,
+    admin_login,
+    admin_pair,
+    credentials,
+    stored,
+    token_rows,
+    works,
+)
 from tokens.models import Token
 
 pytestmark = pytest.mark.django_db
@@ -39,45 +48,11 @@ def root() -> Admin:
     return make_admin(username="root", is_superuser=True)
 
 
-def credentials(api, realm, username):
-    """A login session's access and refresh tokens, and a read+write personal token."""
-    pair = admin_pair(api, username) if realm == "admin" else login_pair(api, username)
-    created = api.post(
-        "/api/v1/tokens",
-        {"name": "script", "scopes": ["read", "write"]},
-        format="json",
-        **bearer(pair["access_token"]),
-    )
-    assert created.status_code == 201, created.content
-    return {
-        "access": pair["access_token"],
-        "refresh": pair["refresh_token"],
-        "pat": created.json()["data"]["token"],
-    }
-
-
-def works(api, realm, creds):
-    """The status each old credential gets now."""
-    me = ME if realm == "admin" else "/api/v1/users/me"
-    refresh = "/api/v1/admin/auth/refresh" if realm == "admin" else "/api/v1/auth/refresh"
-    return {
-        "access": api.get(me, **bearer(creds["access"])).status_code,
-        "pat": api.get(me, **bearer(creds["pat"])).status_code,
-        "refresh": api.post(
-            refresh, {"refresh_token": creds["refresh"]}, format="json"
-        ).status_code,
-    }
-
-
-REVOKED = {"access": 401, "pat": 401, "refresh": 401}
-ALIVE = {"access": 200, "pat": 200, "refresh": 200}
-
-
 # --- POST /api/v1/admin/me/password --------------------------------------------------
 
 
 def test_an_admin_changes_their_password_and_every_other_login_ends(api, root):
-    old = credentials(api, "admin", "root")
+    old = credentials(api, root)
     session = admin_pair(api, "root")
 
     response = api.post(
@@ -89,7 +64,7 @@ def test_an_admin_changes_their_password_and_every_other_login_ends(api, root):
 
     assert response.status_code == 200, response.content
     assert response.json() == {"success": True, "message": "Password changed", "data": None}
-    assert works(api, "admin", old) == REVOKED
+    assert works(api, root, old) == REVOKED
     assert api.get(ME, **bearer(session["access_token"])).status_code == 200
     assert_error(admin_login(api, "root", PASSWORD), 401, "INVALID_CREDENTIALS")
     assert admin_login(api, "root", NEW_PASSWORD).status_code == 200
@@ -130,7 +105,7 @@ def test_a_new_password_the_validators_refuse_changes_nothing(api, root):
 
 
 def test_a_personal_token_cannot_change_the_admins_password(api, root):
-    creds = credentials(api, "admin", "root")
+    creds = credentials(api, root)
     before, tokens = stored(root), token_rows()
 
     response = api.post(
@@ -195,14 +170,14 @@ def _site_change(client: Client, old: str, new: str = NEW_PASSWORD) -> Any:
 
 
 def test_the_site_password_change_revokes_every_api_login_of_the_admin(api, root):
-    old = credentials(api, "admin", "root")
+    old = credentials(api, root)
     client = _site(root)
 
     response = _site_change(client, PASSWORD)
 
     assert response.status_code == 302
     assert response["Location"] == "/admin/password_change/done/"
-    assert works(api, "admin", old) == REVOKED
+    assert works(api, root, old) == REVOKED
     # The admin site's own session survives its own change (Django keeps it).
     assert client.get("/admin/").status_code == 200
     assert admin_login(api, "root", NEW_PASSWORD).status_code == 200
@@ -210,7 +185,7 @@ def test_the_site_password_change_revokes_every_api_login_of_the_admin(api, root
 
 def test_a_wrong_old_password_on_the_site_counts_towards_the_lockout(api, root, settings):
     settings.MAX_LOGIN_ATTEMPTS = 3
-    old = credentials(api, "admin", "root")
+    old = credentials(api, root)
     client = _site(root)
     hashed = Admin.objects.get(pk=root.pk).password
 
@@ -233,7 +208,7 @@ def test_a_wrong_old_password_on_the_site_counts_towards_the_lockout(api, root, 
     assert "locked" in response.content.decode()
     root.refresh_from_db()
     assert root.password == hashed
-    assert works(api, "admin", old) == ALIVE
+    assert works(api, root, old) == ALIVE
     assert_error(admin_login(api, "root", PASSWORD), 423, "ACCOUNT_LOCKED")
 
 
@@ -257,12 +232,10 @@ def test_the_site_password_change_is_throttled_per_client_ip(api, root, settings
 # --- Another account's password: the admin site's "set password" form -----------------
 
 
-@pytest.mark.parametrize("realm", ["user", "admin"])
-def test_setting_another_accounts_password_with_djangos_admin_form_revokes(api, realm):
-    account: User | Admin = (
-        make_user(username="ada") if realm == "user" else make_admin(username="ada")
-    )
-    old = credentials(api, realm, "ada")
+@pytest.mark.parametrize("factory", [make_user, make_admin], ids=["user", "admin"])
+def test_setting_another_accounts_password_with_djangos_admin_form_revokes(api, factory):
+    account: User | Admin = factory(username="ada")
+    old = credentials(api, account)
     form = AdminPasswordChangeForm(
         account, data={"password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
     )
@@ -270,7 +243,7 @@ def test_setting_another_accounts_password_with_djangos_admin_form_revokes(api, 
     assert form.is_valid(), form.errors
     form.save()
 
-    assert works(api, realm, old) == REVOKED
+    assert works(api, account, old) == REVOKED
     account.refresh_from_db()
     assert account.check_password(NEW_PASSWORD)
 
@@ -279,7 +252,7 @@ def test_setting_another_accounts_password_with_djangos_admin_form_revokes(api, 
 
 
 def test_changepassword_revokes_every_login_of_the_admin(api, root, monkeypatch, capsys):
-    old = credentials(api, "admin", "root")
+    old = credentials(api, root)
     monkeypatch.setattr(
         "django.contrib.auth.management.commands.changepassword.getpass.getpass",
         lambda prompt="": NEW_PASSWORD,
@@ -287,34 +260,33 @@ def test_changepassword_revokes_every_login_of_the_admin(api, root, monkeypatch,
 
     call_command("changepassword", "root")
 
-    assert works(api, "admin", old) == REVOKED
+    assert works(api, root, old) == REVOKED
     assert admin_login(api, "root", NEW_PASSWORD).status_code == 200
     assert Token.objects.filter(admin=root, revoked_at__isnull=True).count() == 1
 
 
 def test_a_saved_account_whose_password_did_not_change_keeps_its_logins(api, root):
-    old = credentials(api, "admin", "root")
+    old = credentials(api, root)
     root.name = "Renamed"
     root.save()
 
-    assert works(api, "admin", old) == ALIVE
+    assert works(api, root, old) == ALIVE
 
 
 def test_setting_a_password_without_saving_it_revokes_nothing(api, root):
-    old = credentials(api, "admin", "root")
+    old = credentials(api, root)
     root.set_password(NEW_PASSWORD)
     root.save(update_fields=["name"])
 
-    assert works(api, "admin", old) == ALIVE
+    assert works(api, root, old) == ALIVE
 
 
 def test_an_unusable_password_revokes_every_login(api):
-    make_user(username="ada")
-    old = credentials(api, "user", "ada")
+    old = credentials(api, make_user(username="ada"))
     ada = User.objects.get(username="ada")
 
     ada.set_unusable_password()
     ada.save()
 
-    assert works(api, "user", old) == REVOKED
+    assert works(api, ada, old) == REVOKED
     assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
