@@ -18,7 +18,6 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,29 +181,50 @@ def compose_services() -> dict[str, dict[str, object]]:
     return services
 
 
+def compose_environment(service: dict[str, object]) -> dict[str, str]:
+    """A service's `environment`, in either of compose's forms (mapping or `KEY=value` list)."""
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        return dict(str(item).partition("=")[::2] for item in environment)
+    assert isinstance(environment, dict)
+    return {str(key): str(value) for key, value in environment.items()}
+
+
 def test_every_compose_service_restarts_unless_stopped():
     services = compose_services()
 
-    assert set(services) == {"postgres", "redis", "app", "nginx"}
+    assert {"postgres", "redis", "app", "nginx"} <= set(services)
     assert {name: s.get("restart") for name, s in services.items()} == dict.fromkeys(
         services, "unless-stopped"
     )
 
 
-@pytest.mark.parametrize(
-    ("service", "variable", "secret"),
-    [
-        ("postgres", "POSTGRES_PASSWORD", "POSTGRES_PASSWORD"),
-        ("app", "SECRET_KEY", "SECRET_KEY"),
-        ("app", "DATABASE_URL", "POSTGRES_PASSWORD"),
-    ],
-)
-def test_compose_secrets_come_from_the_environment_and_are_required(service, variable, secret):
-    environment = compose_services()[service]["environment"]
-    assert isinstance(environment, dict)
+# Each secret a compose service may be given, and the variable it must come from.
+COMPOSE_SECRETS = {
+    "SECRET_KEY": "SECRET_KEY",
+    "POSTGRES_PASSWORD": "POSTGRES_PASSWORD",
+    "DATABASE_URL": "POSTGRES_PASSWORD",
+}
 
+
+def test_compose_secrets_come_from_the_environment_and_are_required():
+    given = {
+        (name, variable): value
+        for name, service in compose_services().items()
+        for variable, value in compose_environment(service).items()
+        if variable in COMPOSE_SECRETS
+    }
+
+    assert {
+        ("postgres", "POSTGRES_PASSWORD"),
+        ("app", "SECRET_KEY"),
+        ("app", "DATABASE_URL"),
+    } <= set(given)
     # `${NAME:?message}`: compose refuses to start when the variable is unset or empty.
-    assert f"${{{secret}:?" in str(environment[variable])
+    literal = {
+        key: value for key, value in given.items() if f"${{{COMPOSE_SECRETS[key[1]]}:?" not in value
+    }
+    assert not literal, f"secrets written into docker-compose.yml: {literal}"
 
 
 def test_the_variables_compose_reads_are_documented():
@@ -212,9 +232,10 @@ def test_the_variables_compose_reads_are_documented():
     docker = readme_section("Deployment")
     docker = docker[docker.index("**Docker.**") :]
 
-    assert names == {"POSTGRES_PASSWORD", "SECRET_KEY"}
-    assert names <= env_example_names()
-    assert {name for name in names if f"`{name}`" not in docker} == set()
+    assert {"POSTGRES_PASSWORD", "SECRET_KEY"} <= names
+    assert not names - env_example_names(), "add to .env.example's docker-compose.yml part"
+    undocumented = {name for name in names if f"`{name}`" not in docker}
+    assert not undocumented, f"add to the README's Docker part: {sorted(undocumented)}"
 
 
 # --- Makefile targets ---------------------------------------------------------------------
