@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate test test-postgres lint format typecheck check clean bench avatar-cost
+.PHONY: install run createsuperuser manage serve migrate test coverage test-postgres lint format typecheck clean bench avatar-cost
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,41 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 install: $(BIN)/.installed
 
 # Local development: DEBUG on, SQLite and the embedded cache, Django's dev server.
+# The rate limits are relaxed so that trying the API by hand does not meet a 429 after
+# five logins; a value set in the environment wins, and `make run LIMITS=production`
+# keeps the production defaults of config/settings.py. The lockout is never relaxed.
+LIMITS ?= development
+ifeq ($(LIMITS),development)
+run: export RATE_LIMIT_ATTEMPTS ?= 1000
+run: export REGISTER_RATE_LIMIT ?= 1000/h
+run: export PROFILE_UPDATE_RATE_LIMIT ?= 1000/h
+run: export AVATAR_UPLOAD_RATE_LIMIT ?= 1000/h
+run: export TOKEN_CREATE_RATE_LIMIT ?= 1000/h
+run: LIMITS_NOTE = development rate limits RATE_LIMIT_ATTEMPTS=$$RATE_LIMIT_ATTEMPTS \
+	REGISTER_RATE_LIMIT=$$REGISTER_RATE_LIMIT PROFILE_UPDATE_RATE_LIMIT=$$PROFILE_UPDATE_RATE_LIMIT \
+	AVATAR_UPLOAD_RATE_LIMIT=$$AVATAR_UPLOAD_RATE_LIMIT TOKEN_CREATE_RATE_LIMIT=$$TOKEN_CREATE_RATE_LIMIT \
+	(for the production ones: make run LIMITS=production)
+else
+run: LIMITS_NOTE = production rate limits (config/settings.py, unless set in the environment)
+endif
 run: install
+	@echo "make run: $(LIMITS_NOTE)"
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} \
 		$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The first admin, in the database `make run` uses and with DEBUG as it has it (so no
+# SECRET_KEY is needed): prompts for username, email, name and password. Without prompts:
+# ARGS=--noinput and the DJANGO_SUPERUSER_* variables (README, Operations).
+createsuperuser: install
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput --verbosity 0
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py createsuperuser $(ARGS)
+
+# Any manage.py command, with DEBUG as `make run` has it, after applying the migrations:
+# make manage ARGS="prune_tokens --dry-run".
+manage: install
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput --verbosity 0
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py $(ARGS)
 
 # Production-style server: gunicorn with gunicorn.conf.py (settings from the environment).
 serve: install
@@ -28,8 +59,9 @@ serve: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/gunicorn config.wsgi --config gunicorn.conf.py
 
+# The migrations, with DEBUG as `make run` has it (no SECRET_KEY needed on a fresh clone).
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 
 test: install
 	$(BIN)/pytest

@@ -43,9 +43,9 @@ preload_app = True
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = max_requests // 10
 
-# Access and error logs on stdout/stderr, for the container runtime or process manager.
-# The application logs every request itself (config.request, with the request id and
-# the account), so gunicorn writes no access log of its own.
+# The error log on stderr, for the container runtime or process manager, and no access
+# log: the application logs every request itself (config.request, with the request id
+# and the account), so a line of gunicorn's own would repeat it.
 accesslog = None
 errorlog = "-"
 loglevel = "info"

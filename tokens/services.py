@@ -197,13 +197,18 @@ def token_revoke_own(*, owner: Any, token_id: int) -> None:
     token_revoke(token=token)
 
 
-def tokens_prune(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+def tokens_prune(
+    *, now: datetime | None = None, batch_size: int = 1000, dry_run: bool = False
+) -> int:
     """Delete expired and revoked tokens in small batches; return how many.
 
     Small batches keep each DELETE short, so the command can run from cron while the API
-    serves; a row revoked meanwhile is simply deleted by the next run.
+    serves; a row revoked meanwhile is simply deleted by the next run. With `dry_run`,
+    count what would be deleted and delete nothing.
     """
     now = now or timezone.now()
+    if dry_run:
+        return Token.objects.dead(now).count()
     deleted = 0
     while True:
         batch = list(Token.objects.dead(now).values_list("pk", flat=True)[:batch_size])

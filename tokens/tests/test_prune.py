@@ -1,4 +1,5 @@
-"""`manage.py prune_tokens` and `tokens_prune`: expired and revoked rows go, live ones stay."""
+"""`manage.py prune_tokens` and `tokens_prune`: expired and revoked rows go, live ones stay;
+`--dry-run` counts them and deletes nothing."""
 
 from __future__ import annotations
 
@@ -38,9 +39,9 @@ def revoked() -> dict[str, Any]:
     return {"revoked_at": timezone.now() - timedelta(minutes=5)}
 
 
-def prune() -> str:
+def prune(*args: str) -> str:
     out = StringIO()
-    call_command("prune_tokens", stdout=out)
+    call_command("prune_tokens", *args, stdout=out)
     return out.getvalue().strip()
 
 
@@ -122,3 +123,50 @@ def test_tokens_prune_works_across_batches(dead, batch_size):
 
     assert ids() == kept
     assert tokens_prune(batch_size=batch_size) == 0
+
+
+def test_prune_tokens_dry_run_says_how_many_it_would_delete_and_deletes_nothing():
+    user, admin = make_user(), make_admin()
+    make_session(user, **expired())
+    make_pat(user, **revoked())
+    make_pat(admin, **expired())
+    live_pat = make_pat(user)[0]
+    before = ids()
+
+    assert (
+        prune("--dry-run") == "Would delete 3 expired or revoked tokens (dry run: nothing deleted)."
+    )
+
+    assert ids() == before
+    assert Token.objects.get(pk=live_pat.pk).revoked_at is None
+    # The count it gave is what a real run then deletes.
+    assert prune() == "Deleted 3 expired or revoked tokens."
+    assert ids() == {live_pat.pk}
+
+
+def test_prune_tokens_dry_run_of_one_row_and_of_none():
+    make_pat(make_user(), **revoked())
+
+    assert (
+        prune("--dry-run") == "Would delete 1 expired or revoked token (dry run: nothing deleted)."
+    )
+    assert len(ids()) == 1
+    assert prune() == "Deleted 1 expired or revoked token."
+    assert (
+        prune("--dry-run") == "Would delete 0 expired or revoked tokens (dry run: nothing deleted)."
+    )
+
+
+def test_tokens_prune_dry_run_counts_what_a_real_run_deletes_at_the_same_instant():
+    user = make_user()
+    now = timezone.now()
+    at_now = make_pat(user, expires_at=now)[0]
+    later = make_pat(user, expires_at=now + timedelta(microseconds=1))[0]
+    make_session(user, **revoked())
+
+    assert tokens_prune(now=now, dry_run=True) == 2
+    assert len(ids()) == 3
+
+    assert tokens_prune(now=now) == 2
+    assert ids() == {later.pk}
+    assert not Token.objects.filter(pk=at_now.pk).exists()

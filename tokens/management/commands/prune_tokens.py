@@ -1,10 +1,11 @@
-"""`manage.py prune_tokens`: delete expired and revoked tokens (sessions and personal)."""
+"""`manage.py prune_tokens [--dry-run]`: delete expired and revoked tokens (sessions and
+personal), or with `--dry-run` only say how many would go."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from tokens.services import tokens_prune
 
@@ -12,8 +13,17 @@ from tokens.services import tokens_prune
 class Command(BaseCommand):
     help = "Delete expired and revoked tokens. Safe to run from cron while the API serves."
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        deleted = tokens_prune()
-        self.stdout.write(
-            f"Deleted {deleted} expired or revoked token{'s' if deleted != 1 else ''}."
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Say how many tokens would be deleted, and delete nothing.",
         )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        count = tokens_prune(dry_run=options["dry_run"])
+        noun = f"expired or revoked token{'s' if count != 1 else ''}"
+        if options["dry_run"]:
+            self.stdout.write(f"Would delete {count} {noun} (dry run: nothing deleted).")
+        else:
+            self.stdout.write(f"Deleted {count} {noun}.")
