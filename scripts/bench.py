@@ -326,15 +326,21 @@ def server_prefix(server: str) -> str:
 
 
 def granian(port: int, env: dict[str, str], log_path: Path, python: str) -> Server:
-    """The project under granian's WSGI interface, 2 workers (as many as gunicorn's)."""
+    """The project under granian's WSGI interface, with as many workers as gunicorn's and,
+    unless `GRANIAN_BLOCKING_THREADS` says otherwise, one blocking thread per worker: one
+    request at a time per worker, as a sync worker runs it. Granian's default (a pool of up
+    to 256 threads per worker) opens one PostgreSQL connection per thread, which ran the
+    server out of connections at 32 wrk connections, and would hash as many passwords at
+    once (100 MiB each) as there are logins in flight."""
     workers = env.get("GUNICORN_WORKERS", "2")
+    threads = env.get("GRANIAN_BLOCKING_THREADS", "1")
     return Server(
         "granian",
         [
             python,
             *("-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1"),
-            *("--port", str(port), "--workers", workers, "--no-ws", "--log-level", "warning"),
-            "config.wsgi:application",
+            *("--port", str(port), "--workers", workers, "--blocking-threads", threads),
+            *("--no-ws", "--log-level", "warning", "config.wsgi:application"),
         ],
         port=port,
         env=env,
@@ -741,7 +747,8 @@ def _server_name(servers: dict[str, Server], server: Server) -> str:
 def _describe(name: str, workers: int) -> str:
     what = {
         "gunicorn": "the project, gunicorn.conf.py",
-        "granian": "the project, granian --interface wsgi",
+        "granian": "the project, granian --interface wsgi --blocking-threads "
+        + os.environ.get("GRANIAN_BLOCKING_THREADS", "1"),
         "drf": "stock DRF + simplejwt, gunicorn.conf.py",
         "fastapi": "FastAPI + asyncpg + PyJWT, uvicorn (uvloop, httptools)",
         "bare": "bare Django JsonResponse, gunicorn.conf.py",
@@ -832,14 +839,14 @@ def _print_report(report: dict[str, Any]) -> None:
     for connections, section in report["results"].items():
         print(f"\n{connections} connections")
         print(
-            f"{'endpoint':32} {'server':9} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'endpoint':38} {'server':9} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
             f"{'x health':>8}  req/s per round:{heads}"
         )
         for name, row in section["endpoints"].items():
             ratio = row["ratio_to_health"]
             per_round = "".join(f"{run['rps']:7.0f}" for run in row["rounds"])
             print(
-                f"{name:32} {row['server']:9} {row['rps']:7.0f} {row['p50_ms']:7.2f} "
+                f"{name:38} {row['server']:9} {row['rps']:7.0f} {row['p50_ms']:7.2f} "
                 f"{row['p99_ms']:7.2f} {'-' if ratio is None else f'{ratio:.2f}':>8}"
                 f"  {'':16}{per_round}"
             )
