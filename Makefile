@@ -94,8 +94,11 @@ clean:
 
 # Throughput, latency and memory under gunicorn, driven by wrk (scripts/bench.py).
 # PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else the embedded defaults.
+# PEERS=1 (PostgreSQL only) also measures, in the same rounds, the reference apps of
+# scripts/peers/ (stock DRF + simplejwt, FastAPI + asyncpg, a bare Django view), built in a
+# virtualenv of their own under ~/.cache/authapi-bench/ (never the project's).
 bench: install
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	$(BIN)/python scripts/bench.py $(if $(filter-out 0,$(PEERS)),--peers) $(BENCH_ARGS)
 
 # Peak memory and CPU of one avatar upload, for the worst accepted image of each format
 # (scripts/avatar_cost.py; no server, no database).

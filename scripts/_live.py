@@ -16,9 +16,11 @@ stop a server, and one set of production settings, so a script only says what it
 - `run_python` runs a Python child in the project folder with a timeout; `seed_users`
   uses it to migrate and create accounts (password `PASSWORD`) with Django set up
   (`python scripts/_live.py seed NAME...`), `bench.py` and `fuzz.py` for their own seeds.
-- `Gunicorn` starts one instance in its own process group, waits until `/health`
-  answers and stops it (SIGTERM, then SIGKILL); `RedisServer` does the same for a private
-  redis-server (PING). Both wait with `wait_ready` and stop with `stop_process_group`.
+- `Server` starts any HTTP server command in its own process group, waits until a probe
+  path answers and stops it (SIGTERM, then SIGKILL); `Gunicorn` is one with the
+  project's `gunicorn.conf.py` (the app, or the bench's peers), ready when `/health`
+  answers; `RedisServer` does the same for a private redis-server (PING). All wait with
+  `wait_ready` and stop with `stop_process_group`.
 - `Checks` prints one `PASS`/`FAIL` line per expectation and the summary line; `Cleanup`
   collects what was started or created, and its `run()` belongs in a `finally`;
   `run_checks` is the frame of a PASS/FAIL script (`two_instances.py`, `faults.py`): a
@@ -222,13 +224,19 @@ def app_env(**settings: str) -> dict[str, str]:
     return env
 
 
-def run_python(env: dict[str, str], *args: str, timeout: float) -> str:
-    """Run `python ARGS...` in the project folder with `env`; its standard output. A
-    failure raises `RuntimeError` with the end of its standard error."""
+def run_python(
+    env: dict[str, str],
+    *args: str,
+    timeout: float,
+    python: str = sys.executable,
+    cwd: Path = ROOT,
+) -> str:
+    """Run `python ARGS...` in the project folder (or `cwd`) with `env`; its standard
+    output. A failure raises `RuntimeError` with the end of its standard error."""
     result = subprocess.run(
-        [sys.executable, *args],
+        [python, *args],
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -303,30 +311,44 @@ def stop_process_group(process: subprocess.Popen[bytes] | None, grace: float) ->
         process.wait(timeout=10)
 
 
-class Gunicorn:
-    """One gunicorn instance of the app (`gunicorn.conf.py`), in its own process group."""
+class Server:
+    """One HTTP server of any command, on a loopback port, in its own process group: ready
+    when `probe` answers `ready_status`, stopped by SIGTERM (SIGKILL after 15 s)."""
 
-    def __init__(self, name: str, port: int, env: dict[str, str], log_path: Path) -> None:
-        self.name, self.port, self.log_path = name, port, log_path
-        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    kind = "server"
+
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        *,
+        port: int,
+        env: dict[str, str],
+        log_path: Path,
+        cwd: Path = ROOT,
+        probe: str = "/health",
+        ready_status: int = 200,
+    ) -> None:
+        self.name, self.command, self.port, self.env = name, command, port, env
+        self.log_path, self.cwd, self.probe, self.ready_status = log_path, cwd, probe, ready_status
         self.base = f"http://127.0.0.1:{port}"
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     @property
     def pid(self) -> int:
-        """The master's process id (its workers are its children)."""
+        """The main process's id (its workers are its children)."""
         if self._process is None:
-            raise RuntimeError(f"gunicorn {self.name} is not running")
+            raise RuntimeError(f"{self.kind} {self.name} is not running")
         return self._process.pid
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start it and wait until `/health` answers 200."""
+        """Start it and wait until `probe` answers `ready_status`."""
         self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--config", "gunicorn.conf.py"],
+            self.command,
             env=self.env,
-            cwd=ROOT,
+            cwd=self.cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -334,17 +356,17 @@ class Gunicorn:
         wait_ready(
             self._process,
             self.healthy,
-            what=f"gunicorn {self.name}",
-            probe="/health",
+            what=f"{self.kind} {self.name}",
+            probe=self.probe,
             timeout=timeout,
             interval=0.1,
             log_path=self.log_path,
         )
 
     def healthy(self) -> bool:
-        """Whether `/health` answers 200 within 2 s."""
+        """Whether `probe` answers `ready_status` within 2 s."""
         try:
-            return request("GET", f"{self.base}/health", timeout=2).status == 200
+            return request("GET", self.base + self.probe, timeout=2).status == self.ready_status
         except OSError:
             return False
 
@@ -355,6 +377,37 @@ class Gunicorn:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+class Gunicorn(Server):
+    """One gunicorn instance with the project's `gunicorn.conf.py`: the app by default, or
+    another WSGI `app` run by another virtualenv's `python` from `cwd` (the bench's peers)."""
+
+    kind = "gunicorn"
+
+    def __init__(
+        self,
+        name: str,
+        port: int,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        python: str = sys.executable,
+        app: str = "config.wsgi",
+        cwd: Path = ROOT,
+        probe: str = "/health",
+        ready_status: int = 200,
+    ) -> None:
+        super().__init__(
+            name,
+            [python, "-m", "gunicorn", app, "--config", str(ROOT / "gunicorn.conf.py")],
+            port=port,
+            env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+            log_path=log_path,
+            cwd=cwd,
+            probe=probe,
+            ready_status=ready_status,
+        )
 
 
 class RedisServer:
