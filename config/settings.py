@@ -10,7 +10,6 @@ Every variable is listed in `.env.example` and in the README.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -198,14 +197,7 @@ if JWT_ALGORITHM not in ("HS256", "HS384", "HS512"):
     # Tokens are signed and verified with one shared secret; an asymmetric algorithm
     # would need a key pair this configuration does not have.
     raise ImproperlyConfigured("ALGORITHM must be one of HS256, HS384, HS512.")
-SIMPLE_JWT = {
-    "ALGORITHM": JWT_ALGORITHM,
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_EXPIRE_MINUTES),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_EXPIRE_DAYS),
-    "UPDATE_LAST_LOGIN": False,
-    "LEEWAY": 0,
-}
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
 
 # --- Uploads --------------------------------------------------------------------------
 
