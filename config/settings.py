@@ -84,12 +84,13 @@ MIDDLEWARE = [
     "config.api.middleware.ErrorEnvelopeMiddleware",
     "config.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # Sessions, CSRF, auth and messages serve the Django admin site; the API itself
-    # authenticates every request with a bearer token and never reads a cookie.
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Sessions, CSRF, auth and messages serve the Django admin site, and run only on its
+    # paths (Django's own, subclassed): the API itself authenticates every request with a
+    # bearer token and never reads a cookie.
+    "config.api.middleware.SessionMiddleware",
+    "config.api.middleware.CsrfViewMiddleware",
+    "config.api.middleware.AuthenticationMiddleware",
+    "config.api.middleware.MessageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
