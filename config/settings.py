@@ -10,7 +10,6 @@ Every variable is listed in `.env.example` and in the README.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -85,12 +84,13 @@ MIDDLEWARE = [
     "config.api.middleware.ErrorEnvelopeMiddleware",
     "config.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # Sessions, CSRF, auth and messages serve the Django admin site; the API itself
-    # authenticates every request with a bearer token and never reads a cookie.
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Sessions, CSRF, auth and messages serve the Django admin site, and run only on its
+    # paths (Django's own, subclassed): the API itself authenticates every request with a
+    # bearer token and never reads a cookie.
+    "config.api.middleware.SessionMiddleware",
+    "config.api.middleware.CsrfViewMiddleware",
+    "config.api.middleware.AuthenticationMiddleware",
+    "config.api.middleware.MessageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -198,14 +198,7 @@ if JWT_ALGORITHM not in ("HS256", "HS384", "HS512"):
     # Tokens are signed and verified with one shared secret; an asymmetric algorithm
     # would need a key pair this configuration does not have.
     raise ImproperlyConfigured("ALGORITHM must be one of HS256, HS384, HS512.")
-SIMPLE_JWT = {
-    "ALGORITHM": JWT_ALGORITHM,
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_EXPIRE_MINUTES),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_EXPIRE_DAYS),
-    "UPDATE_LAST_LOGIN": False,
-    "LEEWAY": 0,
-}
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
 
 # --- Uploads --------------------------------------------------------------------------
 

@@ -5,17 +5,16 @@ Two kinds of bearer token:
 
 - a personal access token (`pat_...`), recognised by its prefix before any JWT parsing;
   a bad checksum is refused without a query, a good one is looked up by its digest;
-- a JWT access token, checked by simplejwt (signature with the configured algorithm
-  only, `exp`, token type), whose `sid` is the session key, looked up by its digest (its
-  `jti` is new on every issue and names nothing).
+- a JWT access token, checked by `tokens.signing` (signature with the configured
+  algorithm only, `exp`, token type), whose `sid` is the session key, looked up by its
+  digest (its `jti` is new on every issue and names nothing).
 
 Either way the row and its owner come in one query. A revoked row, or an owner that is
 blocked or soft-deleted, is `TOKEN_INVALID`: logout, block and delete take effect on the
 very next request. `last_used_at` is written at most once a minute.
 
 `request.user` is the owner (a `User` or an `Admin`), `request.auth` the `Token` row; the
-realm permission classes decide which owners an endpoint serves. simplejwt's own
-`JWTAuthentication` is never used: it would resolve ids against `AUTH_USER_MODEL`.
+realm permission classes decide which owners an endpoint serves.
 """
 
 from __future__ import annotations
@@ -25,10 +24,9 @@ from typing import Any
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
-from rest_framework_simplejwt.tokens import AccessToken
 
 from config.api.exceptions import TokenExpired, TokenInvalid
+from tokens import signing
 from tokens.crypto import digest, is_personal_token, personal_token_is_well_formed
 from tokens.lookup import token_with_owner
 from tokens.models import Token, TokenKind
@@ -56,16 +54,7 @@ class BearerAuthentication(BaseAuthentication):
 
     @staticmethod
     def _session_key(credential: str) -> str:
-        try:
-            access = AccessToken(credential)  # type: ignore[arg-type]
-        except ExpiredTokenError as exc:
-            raise TokenExpired() from exc
-        except TokenError as exc:
-            raise TokenInvalid() from exc
-        session_key = access.get("sid")
-        if not isinstance(session_key, str):
-            raise TokenInvalid()
-        return digest(session_key)
+        return digest(signing.decode(credential, token_type=signing.ACCESS)["sid"])
 
     @staticmethod
     def _resolve(token_hash: str, kind: str) -> tuple[Any, Token]:

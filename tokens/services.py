@@ -1,7 +1,7 @@
 """
 Issuing, rotating and revoking login sessions.
 
-A login creates a session row and returns a pair of JWTs (simplejwt). Both carry the
+A login creates a session row and returns a pair of JWTs (`tokens.signing`). Both carry the
 session key as `sid` (the row holds its digest) and a `jti` of their own: the access
 token's is fresh random on every issue, so no two access tokens are ever the same string
 (even two refreshes within one second, whose `iat` and `exp` agree); the refresh token's
@@ -23,11 +23,9 @@ from typing import Any, TypedDict
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
-from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
-from rest_framework_simplejwt.utils import datetime_to_epoch
 
-from config.api.exceptions import NotFound, TokenExpired, TokenInvalid
+from config.api.exceptions import NotFound, TokenInvalid
+from tokens import signing
 from tokens.crypto import DISPLAY_PREFIX_LENGTH, digest, new_personal_token, new_session_key
 from tokens.models import Token, TokenKind
 from tokens.realms import Realm, realm_of
@@ -54,21 +52,27 @@ def owner_is_usable(owner: Any) -> bool:
 
 
 def _pair(*, session_key: str, refresh_jti: str, expires_at: datetime, now: datetime) -> TokenPair:
-    access = AccessToken()
-    access["sid"] = session_key
-    access["jti"] = uuid.uuid4().hex
     # An access token never outlives its session.
-    access_expires = min(now + settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"], expires_at)
-    access["exp"] = datetime_to_epoch(access_expires)
-    refresh = RefreshToken()
-    refresh["jti"] = refresh_jti
-    refresh["sid"] = session_key
-    refresh["exp"] = datetime_to_epoch(expires_at)
+    access_expires = min(now + timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES), expires_at)
+    access = signing.encode(
+        token_type=signing.ACCESS,
+        sid=session_key,
+        jti=uuid.uuid4().hex,
+        issued_at=now,
+        expires_at=access_expires,
+    )
+    refresh = signing.encode(
+        token_type=signing.REFRESH,
+        sid=session_key,
+        jti=refresh_jti,
+        issued_at=now,
+        expires_at=expires_at,
+    )
     return {
-        "access_token": str(access),
+        "access_token": access,
         "token_type": "Bearer",
         "expires_in": max(0, int((access_expires - now).total_seconds())),
-        "refresh_token": str(refresh),
+        "refresh_token": refresh,
         "refresh_expires_in": max(0, int((expires_at - now).total_seconds())),
     }
 
@@ -99,15 +103,8 @@ def session_refresh(*, refresh_token: str, realm: Realm) -> tuple[TokenPair, Any
 
     A refresh token of another realm's session is as unknown here as a forged one.
     """
-    try:
-        presented = RefreshToken(refresh_token)  # type: ignore[arg-type]
-    except ExpiredTokenError as exc:
-        raise TokenExpired() from exc
-    except TokenError as exc:
-        raise TokenInvalid() from exc
-    session_key, jti = presented.get("sid"), presented.get("jti")
-    if not isinstance(session_key, str) or not isinstance(jti, str):
-        raise TokenInvalid()
+    presented = signing.decode(refresh_token, token_type=signing.REFRESH)
+    session_key, jti = presented["sid"], presented["jti"]
 
     now = timezone.now()
     session = (

@@ -10,9 +10,14 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any, cast
 
 from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.sessions import middleware as sessions_middleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware import csrf
 from django.utils.functional import SimpleLazyObject, empty
 
 from config.api.envelope import HTML_PREFIXES, error_response
@@ -129,3 +134,43 @@ class BodySizeLimitMiddleware:
         if length.isascii() and length.isdigit() and int(length) > settings.MAX_REQUEST_BYTES:
             return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large")
         return self.get_response(request)
+
+
+# --- The admin site's middleware, for the admin site only ------------------------------
+
+# The paths that use cookies: the Django admin site.
+SITE_PREFIXES = ("/admin/",)
+
+
+def _site_only(base: Any) -> Any:
+    """`base` (a Django middleware the admin site needs: sessions, CSRF, auth, messages),
+    run only for the admin site's paths.
+
+    The API authenticates every request with a bearer token and never reads a cookie, so
+    on its paths these cost time and do nothing: on the hot path they are passed by. They
+    stay subclasses of Django's own, so the admin site's and Django's system checks (which
+    look for them in MIDDLEWARE) still see them.
+    """
+
+    class SiteOnly(base):
+        def __call__(self, request: HttpRequest) -> HttpResponseBase:
+            if not request.path_info.startswith(SITE_PREFIXES):
+                response: HttpResponseBase = self.get_response(request)
+                return response
+            return cast(HttpResponseBase, super().__call__(request))
+
+        if hasattr(base, "process_view"):
+
+            def process_view(self, request: HttpRequest, *args: Any) -> Any:
+                if not request.path_info.startswith(SITE_PREFIXES):
+                    return None
+                return super().process_view(request, *args)
+
+    SiteOnly.__name__ = SiteOnly.__qualname__ = base.__name__
+    return SiteOnly
+
+
+SessionMiddleware = _site_only(sessions_middleware.SessionMiddleware)
+CsrfViewMiddleware = _site_only(csrf.CsrfViewMiddleware)
+AuthenticationMiddleware = _site_only(auth_middleware.AuthenticationMiddleware)
+MessageMiddleware = _site_only(messages_middleware.MessageMiddleware)

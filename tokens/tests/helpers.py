@@ -23,7 +23,7 @@ def claims(token: str) -> dict[str, Any]:
 
 def sign(payload: dict[str, Any], *, algorithm: str = "HS256", key: str | None = None) -> str:
     """A JWT signed with the project's own key (or `key`): what only the server could make."""
-    return jwt.encode(payload, key or settings.SIMPLE_JWT["SIGNING_KEY"], algorithm=algorithm)
+    return jwt.encode(payload, key or settings.JWT_SIGNING_KEY, algorithm=algorithm)
 
 
 def session_of(pair: Mapping[str, Any]) -> Token:
