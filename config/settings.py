@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_ratelimit",
+    "django_tasks",
+    "django_tasks_db",
     "tokens",
     "accounts",
     "admins",
@@ -100,7 +102,9 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own templates (the mails), which a deployment may replace file by
+        # file (a volume over templates/mail/).
+        "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -204,6 +208,34 @@ SIMPLE_JWT = {
     "LEEWAY": 0,
 }
 
+# --- Background tasks and mail -------------------------------------------------------
+
+# Tasks (mails) are rows in the database, written in the transaction of the change they
+# report; `manage.py db_worker` runs them.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    vars().update(env.email_url("EMAIL_URL"))
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# A mail server that does not answer must not hold a worker: the delivery is retried.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PRODUCT_NAME = env.str("PRODUCT_NAME", default="Account service")
+
+# --- Account recovery -----------------------------------------------------------------
+
+PASSWORD_RESET_TIMEOUT_MINUTES = env.int("PASSWORD_RESET_TIMEOUT_MINUTES", default=30)
+EMAIL_VERIFY_TIMEOUT_HOURS = env.int("EMAIL_VERIFY_TIMEOUT_HOURS", default=48)
+SECURE_ACCOUNT_TIMEOUT_DAYS = env.int("SECURE_ACCOUNT_TIMEOUT_DAYS", default=7)
+PASSWORD_RESET_RATE_LIMIT = env.str("PASSWORD_RESET_RATE_LIMIT", default="5/h")
+# Reset mails per address: over it a request is still answered 202, but nothing is sent
+# and no earlier code is ended.
+PASSWORD_RESET_EMAIL_LIMIT = env.str("PASSWORD_RESET_EMAIL_LIMIT", default="3/h")
+# Code checks (reset confirm, email verification, secure-account) per client IP.
+TOKEN_CHECK_RATE_LIMIT = env.str("TOKEN_CHECK_RATE_LIMIT", default="30/h")
+
 # --- Uploads --------------------------------------------------------------------------
 
 # Relative paths are relative to the project folder, wherever the process starts.
@@ -232,6 +264,13 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 3
 FILE_UPLOAD_PERMISSIONS = 0o644
 # Absolute URLs (avatar_url) are built from this, never from the request's Host header.
 PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000")
+# Links in mails point at the client application (each realm's), never at the request's
+# Host header: these, joined with the paths below and `?token=<code>`.
+FRONTEND_URL = env.str("FRONTEND_URL", default="") or PUBLIC_URL
+ADMIN_FRONTEND_URL = env.str("ADMIN_FRONTEND_URL", default="") or FRONTEND_URL
+PASSWORD_RESET_PATH = env.str("PASSWORD_RESET_PATH", default="/reset-password")
+EMAIL_VERIFY_PATH = env.str("EMAIL_VERIFY_PATH", default="/verify-email")
+SECURE_ACCOUNT_PATH = env.str("SECURE_ACCOUNT_PATH", default="/secure-account")
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
