@@ -161,12 +161,25 @@ activate_admins = _account_action(
     "Activate selected admins",
     lambda actor, account: staff.admin_set_active(actor=actor, target=account, active=True),
 )
+send_password_reset = _account_action(
+    "send_password_reset",
+    "Send a password reset mail",
+    lambda actor, account: staff.staff_send_password_reset(actor=actor, account=account),
+)
 
 
 @admin.register(User)
 class UserAdmin(AccountAdmin):
     # `fields` never lists the password: its hash is never shown.
-    actions = [unlock, block_users, activate_users, delete_users, restore_users, revoke_tokens]
+    actions = [
+        unlock,
+        block_users,
+        activate_users,
+        delete_users,
+        restore_users,
+        revoke_tokens,
+        send_password_reset,
+    ]
     fields = (
         "username",
         "name",
@@ -181,7 +194,7 @@ class AdminAdmin(AccountAdmin):
     list_display = [*AccountAdmin.list_display[:6], "is_superuser", *AccountAdmin.list_display[6:]]
     list_filter = ["is_active", "is_superuser", LockedFilter, DeletedFilter]
     filter_horizontal = ("groups", "user_permissions")
-    actions = [unlock, block_admins, activate_admins, revoke_tokens]
+    actions = [unlock, block_admins, activate_admins, revoke_tokens, send_password_reset]
     # Managing admins is for superusers, as in the API; promotion and demotion go through
     # the API, which guards the last superuser.
     readonly_fields = ["is_superuser", *AccountAdmin.readonly_fields]

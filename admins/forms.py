@@ -8,8 +8,10 @@ from typing import Any, cast
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest
 
+from accounts.notices import Notice, account_notify
 from accounts.services import account_confirm_password, account_login
 from accounts.throttling import throttle_password_check
 from admins.models import Admin
@@ -105,3 +107,12 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
         except APIError as exc:
             raise (_site_error(exc, "password attempts") or ValidationError(exc.message)) from exc
         return old_password
+
+    def save(self, commit: bool = True) -> Any:
+        """Save the new password (which revokes every API session and token of the admin)
+        and mail the admin a notice, in one transaction."""
+        with transaction.atomic():
+            admin = super().save(commit)
+            if commit:
+                account_notify(account=admin, notice=Notice.PASSWORD_CHANGED)
+        return admin

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
+from accounts import recovery
 from accounts import services as accounts
 from accounts.models import User
 from admins.models import Admin
@@ -156,3 +157,11 @@ def admin_set_active(*, actor: Admin, target: Admin, active: bool) -> None:
             _guard_last_superuser(target)
     accounts.account_set_active(account=target, active=active)
     audit_log(actor=actor, action="activate" if active else "block", target=target)
+
+
+@transaction.atomic
+def staff_send_password_reset(*, actor: Admin, account: Any) -> None:
+    """Mail an account a reset link: the same path as a reset request by its address (the
+    worker's checks and per-address cap included). Staff never see the code."""
+    recovery.password_reset_send(account=account)
+    audit_log(actor=actor, action="send_password_reset", target=account)
