@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate test test-postgres lint format typecheck check clean bench avatar-cost
+.PHONY: install run serve migrate worker test test-postgres lint format typecheck check clean bench avatar-cost
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +16,18 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 install: $(BIN)/.installed
 
-# Local development: DEBUG on, SQLite and the embedded cache, Django's dev server.
+# Local development: DEBUG on, SQLite and the embedded cache, Django's dev server, and
+# beside it the task worker that sends mail (printed to the console unless EMAIL_URL is
+# set). Ctrl-C stops both; so does the server stopping on its own.
 run: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} \
-		$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	export DEBUG=$${DEBUG:-true} PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)}; \
+	$(BIN)/python manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # Production-style server: gunicorn with gunicorn.conf.py (settings from the environment).
+# Mail needs a worker as well: `make worker` beside it.
 serve: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -30,6 +35,10 @@ serve: install
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
+
+# The task worker alone (it sends the mails); any number may run, on any host.
+worker: install
+	$(BIN)/python manage.py db_worker
 
 test: install
 	$(BIN)/pytest

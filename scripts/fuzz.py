@@ -69,6 +69,9 @@ RATE_LIMITS = {
     "TOKEN_CREATE_RATE_LIMIT": "1000000000/h",
     "PROFILE_UPDATE_RATE_LIMIT": "1000000000/h",
     "AVATAR_UPLOAD_RATE_LIMIT": "1000000000/h",
+    "PASSWORD_RESET_RATE_LIMIT": "1000000000/h",
+    "PASSWORD_RESET_EMAIL_LIMIT": "1000000000/h",
+    "TOKEN_CHECK_RATE_LIMIT": "1000000000/h",
 }
 
 # Operations the fuzzer never calls, and why. Everything else in the schema is fuzzed,

@@ -306,3 +306,18 @@ def test_two_concurrent_confirms_exactly_one_wins() -> None:
     user.refresh_from_db()
     assert user.check_password(passwords[winner])
     assert DBTaskResult.objects.count() == 1  # one notice
+
+
+def test_request_runs_the_same_queries_for_known_and_unknown_addresses(api: APIClient) -> None:
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    make_user(email="known@example.com")
+    statements = []
+    for email in ("known@example.com", "unknown@example.com"):
+        with CaptureQueriesContext(conn) as queries:
+            assert ask(api, email).status_code == 202
+        # Only the task's id and the address differ between the two.
+        statements.append([query["sql"].split(" VALUES")[0] for query in queries.captured_queries])
+    assert statements[0] == statements[1]
+    assert len(statements[0]) == 1
