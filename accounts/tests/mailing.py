@@ -10,10 +10,12 @@ import socket
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 from django.core.management import call_command
+from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 LINK = re.compile(r"https?://[^\s\"<>]+\?token=[A-Za-z0-9_\-]+")
@@ -55,10 +57,17 @@ def start_smtp() -> tuple[Controller, Mailbox]:
 
 def run_worker() -> None:
     """The real worker (`manage.py db_worker`) in batch mode: run every task that is due,
-    then return. The worker installs its own signal handlers; the test runner's come back."""
+    then return. The worker installs its own signal handlers; the test runner's come back.
+
+    The worker closes "old" connections between tasks, and inside a test's transaction
+    every connection looks old (not in autocommit): on PostgreSQL that would close the
+    test's own connection. Django's test client keeps it open around requests the same
+    way (it disconnects `close_old_connections` from the request signals).
+    """
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
     try:
-        call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
+        with mock.patch.object(db_worker, "close_old_connections", return_value=None):
+            call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
