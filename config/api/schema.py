@@ -54,7 +54,13 @@ def _text_pattern(field: serializers.CharField) -> str | None:
         # Whitespace alone is trimmed to the blank value, which is allowed.
         return r"^[^\u0000]+$" if no_nul else None
     if field.trim_whitespace:
-        return r"^[^\u0000]*[^\s\u0000][^\u0000]*$" if no_nul else r"\S"
+        # One character that Python's `str.strip()` keeps: neither the JSON Schema (ECMA)
+        # `\s` nor the separators U+001C-U+001F and NEL (U+0085), which Python also strips.
+        return (
+            r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085][^\u0000]*$"
+            if no_nul
+            else r"[^\s\u001c-\u001f\u0085]"
+        )
     return r"^[^\u0000]*$" if no_nul else None
 
 
