@@ -29,7 +29,7 @@ from accounts.mail import MAILS, PASSWORD_RESET, MailKind, mail_send
 from accounts.validators import normalize_email
 from config.api.exceptions import RateLimited, ServiceUnavailable
 from config.ratelimit import throttle
-from tokens.realms import realm_named, realm_of
+from tokens.realms import Realm, realm_named, realm_of
 
 logger = logging.getLogger("accounts.mail")
 
@@ -165,6 +165,6 @@ def mail_enqueue(*, account: Any, mail: MailKind, to: str = "") -> None:
     )
 
 
-def password_reset_enqueue(*, realm: Any, email: str) -> None:
+def password_reset_enqueue(*, realm: Realm, email: str) -> None:
     """Enqueue the lookup-and-send of a password reset for `email` in `realm`."""
     password_reset_mail_send.enqueue(realm=realm.name, email=email)
