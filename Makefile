@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run createsuperuser manage serve migrate test coverage test-postgres lint format typecheck clean bench avatar-cost
+.PHONY: install run createsuperuser manage serve migrate worker test coverage test-postgres lint format typecheck clean bench avatar-cost
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,9 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 install: $(BIN)/.installed
 
-# Local development: DEBUG on, SQLite and the embedded cache, Django's dev server.
+# Local development: DEBUG on, SQLite and the embedded cache, Django's dev server, and
+# beside it the task worker that sends mail (printed to the console unless EMAIL_URL is
+# set). Ctrl-C stops both; so does the server stopping on its own.
 # The rate limits are relaxed so that trying the API by hand does not meet a 429 after
 # five logins; a value set in the environment wins, and `make run LIMITS=production`
 # keeps the production defaults of config/settings.py. The lockout is never relaxed.
@@ -34,11 +36,14 @@ run: LIMITS_NOTE = development rate limits RATE_LIMIT_ATTEMPTS=$$RATE_LIMIT_ATTE
 else
 run: LIMITS_NOTE = production rate limits (config/settings.py, unless set in the environment)
 endif
+
 run: install
 	@echo "make run: $(LIMITS_NOTE)"
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} \
-		$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	export DEBUG=$${DEBUG:-true} PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)}; \
+	$(BIN)/python manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # The first admin, in the database `make run` uses and with DEBUG as it has it (so no
 # SECRET_KEY is needed): prompts for username, email, name and password. Without prompts:
@@ -54,6 +59,7 @@ manage: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py $(ARGS)
 
 # Production-style server: gunicorn with gunicorn.conf.py (settings from the environment).
+# Mail needs a worker as well: `make worker` beside it.
 serve: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -62,6 +68,10 @@ serve: install
 # The migrations, with DEBUG as `make run` has it (no SECRET_KEY needed on a fresh clone).
 migrate: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+
+# The task worker alone (it sends the mails); any number may run, on any host.
+worker: install
+	$(BIN)/python manage.py db_worker
 
 test: install
 	$(BIN)/pytest

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,8 @@ from django.conf import settings as django_settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.core.cache import cache
 from rest_framework.test import APIClient
+
+from accounts.tests.mailing import Mailbox, start_smtp
 
 
 def clear_cache() -> None:
@@ -58,3 +62,22 @@ def argon2_hashes(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         monkeypatch.setattr(Argon2PasswordHasher, method, counting)
     return calls
+
+
+@pytest.fixture
+def smtp(settings: Any) -> Iterator[Mailbox]:
+    """A real SMTP server on a free loopback port, and Django's SMTP backend pointed at it;
+    yields the server's mailbox."""
+    # aiosmtpd logs every connection at INFO.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    controller, mailbox = start_smtp()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = controller.hostname
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    try:
+        yield mailbox
+    finally:
+        controller.stop()

@@ -73,6 +73,12 @@ class AccountQuerySet(models.QuerySet[Any]):
             username_ci=Lower(Value(normalize_username(username)))
         )
 
+    def by_email(self, email: str) -> AccountQuerySet:
+        """Case-insensitive, NFKC-normalised email match (uses the LOWER index)."""
+        return self.alias(email_ci=Lower("email")).filter(
+            email_ci=Lower(Value(normalize_username(email)))
+        )
+
     def by_login(self, identifier: str) -> AccountQuerySet:
         """The account a login identifier names: a username or an email, any case.
 

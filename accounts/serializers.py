@@ -209,6 +209,18 @@ class PasswordConfirmSerializer(serializers.Serializer):
     password = PasswordField()
 
 
+class PasswordResetSerializer(serializers.Serializer):
+    email = EmailField()
+
+
+class CodeSerializer(serializers.Serializer):
+    token = StrictCharField(max_length=128, help_text="The one-time code from the mail's link.")
+
+
+class PasswordResetConfirmSerializer(CodeSerializer):
+    new_password = PasswordField()
+
+
 class TokenPairSerializer(serializers.Serializer):
     """The token pair a login or a refresh returns (for the OpenAPI document)."""
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.avatars import avatar_clean, avatar_delete, avatar_store
 from accounts.models import AbstractAccount
+from accounts.notices import Notice, account_notify
 from accounts.throttling import throttle_login
 from accounts.validators import normalize_username
 from config.api.exceptions import AccountInactive, AccountLocked, Conflict, InvalidCredentials
@@ -169,6 +170,11 @@ def _validate_password(password: str, account: AbstractAccount, field: str) -> N
         raise ValidationError({field: exc.messages}) from exc
 
 
+def password_validate(*, account: AbstractAccount, password: str, field: str) -> None:
+    """Django's password validators against `account`, without setting anything."""
+    _validate_password(password, account, field)
+
+
 def account_set_password(
     *, account: AbstractAccount, password: str, keep: Token | None = None, field: str = "password"
 ) -> None:
@@ -189,6 +195,7 @@ def account_change_password(
     """Set a new password; every other session and token of the account is revoked."""
     _check_password_or_fail(account, current_password, "current_password")
     account_set_password(account=account, password=new_password, keep=keep, field="new_password")
+    account_notify(account=account, notice=Notice.PASSWORD_CHANGED)
 
 
 def account_confirm_password(*, account: AbstractAccount, password: str, ip: str) -> None:

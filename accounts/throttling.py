@@ -1,6 +1,6 @@
-"""The throttles of the accounts: logins and password confirmations per client IP and
-realm, registration per client IP, profile updates and avatar uploads per account. Every
-attempt counts, whatever it answers."""
+"""The throttles of the accounts: logins, password confirmations, reset requests and code
+checks per client IP and realm, registration per client IP, profile updates and avatar
+uploads per account. Every attempt counts, whatever it answers."""
 
 from __future__ import annotations
 
@@ -47,4 +47,21 @@ def throttle_avatar_upload(*, account: Any) -> None:
     occupy a worker, from however many addresses it comes."""
     throttle(
         group="avatar-upload", rate=settings.AVATAR_UPLOAD_RATE_LIMIT, key=account_key(account)
+    )
+
+
+def throttle_password_reset(*, realm: Realm, ip: str) -> None:
+    """Reset requests per client IP (the per-address cap is the worker's)."""
+    throttle(
+        group=realm.group("password-reset"),
+        rate=settings.PASSWORD_RESET_RATE_LIMIT,
+        key=ip_bucket(ip),
+    )
+
+
+def throttle_token_check(*, realm: Realm, ip: str) -> None:
+    """Checks of a mailed code (reset confirm, verification, secure-account): 256-bit
+    codes cannot be guessed, but every check costs a query and a password hash may follow."""
+    throttle(
+        group=realm.group("token-check"), rate=settings.TOKEN_CHECK_RATE_LIMIT, key=ip_bucket(ip)
     )

@@ -15,6 +15,13 @@ urlpatterns = [
     path("auth/login", views.LoginView.as_view(realm=USER), name="login"),
     path("auth/refresh", views.RefreshView.as_view(realm=USER), name="refresh"),
     path("auth/logout", views.LogoutView.as_view(realm=USER), name="logout"),
+    path("auth/password/reset", views.PasswordResetView.as_view(realm=USER), name="password-reset"),
+    path(
+        "auth/password/reset/confirm",
+        views.PasswordResetConfirmView.as_view(realm=USER),
+        name="password-reset-confirm",
+    ),
+    path("auth/secure-account", views.SecureAccountView.as_view(realm=USER), name="secure-account"),
     path("users/me", me, name="me"),
     path("users/me/password", views.MeViewSet.route("password", realm=USER), name="me-password"),
     path("users/me/avatar", views.MeViewSet.route("avatar", realm=USER), name="me-avatar"),

@@ -20,13 +20,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import recovery, services
 from accounts.models import AbstractAccount, User
 from accounts.serializers import (
     AvatarSerializer,
+    CodeSerializer,
     LoginSerializer,
     PasswordChangeSerializer,
     PasswordConfirmSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetSerializer,
     ProfileUpdateSerializer,
     RefreshSerializer,
     RegisterSerializer,
@@ -36,8 +39,10 @@ from accounts.serializers import (
 from accounts.throttling import (
     throttle_avatar_upload,
     throttle_password_check,
+    throttle_password_reset,
     throttle_profile_update,
     throttle_register,
+    throttle_token_check,
 )
 from config.api.exceptions import ErrorCode
 from config.api.net import client_ip
@@ -179,6 +184,62 @@ class LogoutView(RealmMixin, APIView):
     def post(self, request: Request) -> APIResponse:
         token_revoke(token=cast(Token, request.auth))
         return APIResponse(None)
+
+
+class PasswordResetView(RealmMixin, PublicView):
+    """Ask for a password reset link. The answer is the same, in the same time, whether or
+    not an account has the address: the request only enqueues, the worker looks it up."""
+
+    parser_classes = JSON_ONLY
+    error_statuses = {429: "Too many attempts"}
+
+    @extend_schema(request=PasswordResetSerializer, responses={202: None})
+    def post(self, request: Request) -> APIResponse:
+        throttle_password_reset(realm=self.realm, ip=client_ip(request))
+        serializer = PasswordResetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        recovery.password_reset_request(realm=self.realm, email=serializer.validated_data["email"])
+        return APIResponse(
+            None,
+            message="If an account has this address, a reset link is on its way",
+            status=202,
+        )
+
+
+class PasswordResetConfirmView(RealmMixin, PublicView):
+    """Set a new password with the code from a reset link; every session and personal
+    access token of the account ends."""
+
+    parser_classes = JSON_ONLY
+    error_statuses = {429: "Too many attempts"}
+
+    @extend_schema(request=PasswordResetConfirmSerializer, responses={200: None})
+    def post(self, request: Request) -> APIResponse:
+        throttle_token_check(realm=self.realm, ip=client_ip(request))
+        serializer = PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        recovery.password_reset_confirm(
+            realm=self.realm,
+            code=serializer.validated_data["token"],
+            new_password=serializer.validated_data["new_password"],
+        )
+        return APIResponse(None, message="Password reset")
+
+
+class SecureAccountView(RealmMixin, PublicView):
+    """ "This wasn't me": with the code from a security notice, end every session and
+    personal access token, make the password unusable and mail a new reset link."""
+
+    parser_classes = JSON_ONLY
+    error_statuses = {429: "Too many attempts"}
+
+    @extend_schema(request=CodeSerializer, responses={200: None})
+    def post(self, request: Request) -> APIResponse:
+        throttle_token_check(realm=self.realm, ip=client_ip(request))
+        serializer = CodeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        recovery.account_secure(realm=self.realm, code=serializer.validated_data["token"])
+        return APIResponse(None, message="Account secured; a reset link is on its way")
 
 
 class MeViewSet(RealmMixin, viewsets.GenericViewSet):

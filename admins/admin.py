@@ -417,6 +417,13 @@ activate_admins = _account_action(
     done="activated",
     skipped="already active",
 )
+send_password_reset = _account_action(
+    "send_password_reset",
+    "Send a password reset mail",
+    lambda actor, account: staff.staff_send_password_reset(actor=actor, account=account),
+    done="mailed a reset link",
+    skipped="blocked or deleted, so not mailed",
+)
 
 
 @admin.action(permissions=["change"], description="Revoke every token of the selected accounts")
@@ -459,7 +466,15 @@ PAGE_ACTIONS: dict[str, tuple[str, Callable[[Any], bool]]] = {
 class UserAdmin(AccountAdmin):
     # No field lists the password: its hash is never shown.
     add_form = UserAddForm
-    actions = [unlock, block_users, activate_users, delete_users, restore_users, revoke_tokens]
+    actions = [
+        unlock,
+        block_users,
+        activate_users,
+        delete_users,
+        restore_users,
+        revoke_tokens,
+        send_password_reset,
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Creating a user grants nothing, so (unlike Django's UserAdmin, whose new users
@@ -473,7 +488,7 @@ class AdminAdmin(AccountAdmin):
     list_filter = ["is_active", "is_superuser", LockedFilter, DeletedFilter]
     filter_horizontal = ("groups", "user_permissions")
     add_form = AdminAddForm
-    actions = [unlock, block_admins, activate_admins, revoke_tokens]
+    actions = [unlock, block_admins, activate_admins, revoke_tokens, send_password_reset]
     # Managing admins is for superusers, as in the API; promotion and demotion go through
     # the API, which guards the last superuser. A new admin may be made a superuser.
     readonly_fields = ["is_superuser", *AccountAdmin.readonly_fields]

@@ -15,10 +15,12 @@ from django.contrib.auth.forms import (
     UsernameField,
 )
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import AbstractAccount, User
+from accounts.notices import Notice, account_notify
 from accounts.services import account_confirm_password, account_login
 from accounts.throttling import throttle_password_check
 from accounts.validators import normalize_email, normalize_phone
@@ -116,6 +118,15 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
         except APIError as exc:
             raise (_site_error(exc, "password attempts") or ValidationError(exc.message)) from exc
         return old_password
+
+    def save(self, commit: bool = True) -> Any:
+        """Save the new password (which revokes every API session and token of the admin)
+        and mail the admin a notice, in one transaction."""
+        with transaction.atomic():
+            admin = super().save(commit)
+            if commit:
+                account_notify(account=admin, notice=Notice.PASSWORD_CHANGED)
+        return admin
 
 
 # --- The account pages ------------------------------------------------------------------

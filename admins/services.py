@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.text import capfirst
 
+from accounts import recovery
 from accounts import services as accounts
 from accounts.models import AbstractAccount, User
 from admins.models import Admin
@@ -270,3 +271,20 @@ def admin_set_active(*, actor: Admin, target: Admin, active: bool) -> bool:
         if target.is_superuser:
             _guard_last_superuser(target)
     return staff_set_active(actor=actor, account=target, active=active)
+
+
+@transaction.atomic
+def staff_send_password_reset(*, actor: Admin, account: Any) -> bool:
+    """Mail an account a reset link: the same path as a reset request by its address (the
+    worker's checks and per-address cap included); False, and no mail, for a blocked or
+    deleted account. Staff never see the code."""
+    if not account.is_active or account.deleted_at is not None:
+        return False
+    recovery.password_reset_send(account=account)
+    staff_record(
+        actor=actor,
+        action="send_password_reset",
+        target=account,
+        message="Sent a password reset mail.",
+    )
+    return True

@@ -3,7 +3,15 @@ with the admin realm, and the staff's own viewsets."""
 
 from django.urls import path
 
-from accounts.views import LoginView, LogoutView, MeViewSet, RefreshView
+from accounts.views import (
+    LoginView,
+    LogoutView,
+    MeViewSet,
+    PasswordResetConfirmView,
+    PasswordResetView,
+    RefreshView,
+    SecureAccountView,
+)
 from admins import views
 from config.api.routers import Router
 from tokens.realms import ADMIN
@@ -18,6 +26,19 @@ urlpatterns = [
     path("auth/login", LoginView.as_view(realm=ADMIN), name="admin-login"),
     path("auth/refresh", RefreshView.as_view(realm=ADMIN), name="admin-refresh"),
     path("auth/logout", LogoutView.as_view(realm=ADMIN), name="admin-logout"),
+    path(
+        "auth/password/reset",
+        PasswordResetView.as_view(realm=ADMIN),
+        name="admin-password-reset",
+    ),
+    path(
+        "auth/password/reset/confirm",
+        PasswordResetConfirmView.as_view(realm=ADMIN),
+        name="admin-password-reset-confirm",
+    ),
+    path(
+        "auth/secure-account", SecureAccountView.as_view(realm=ADMIN), name="admin-secure-account"
+    ),
     path("me", me, name="admin-me"),
     path("me/password", MeViewSet.route("password", realm=ADMIN), name="admin-me-password"),
     *router.urls,

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     # Swagger UI and ReDoc, pinned, served from the project's own static files.
     "drf_spectacular_sidecar",
     "django_ratelimit",
+    "django_tasks",
+    "django_tasks_db",
     "tokens",
     "accounts",
     "admins",
@@ -102,8 +104,9 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # The docs pages' templates (config/api/docs.py); config is not an app.
-        "DIRS": [BASE_DIR / "config" / "templates"],
+        # The project's own templates (the mails, which a deployment may replace file by
+        # file: a volume over templates/mail/) and the docs pages' (config/api/docs.py).
+        "DIRS": [BASE_DIR / "templates", BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -200,6 +203,34 @@ if JWT_ALGORITHM not in ("HS256", "HS384", "HS512"):
     raise ImproperlyConfigured("ALGORITHM must be one of HS256, HS384, HS512.")
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
 
+# --- Background tasks and mail -------------------------------------------------------
+
+# Tasks (mails) are rows in the database, written in the transaction of the change they
+# report; `manage.py db_worker` runs them.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    vars().update(env.email_url("EMAIL_URL"))
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# A mail server that does not answer must not hold a worker: the delivery is retried.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PRODUCT_NAME = env.str("PRODUCT_NAME", default="Account service")
+
+# --- Account recovery -----------------------------------------------------------------
+
+PASSWORD_RESET_TIMEOUT_MINUTES = env.int("PASSWORD_RESET_TIMEOUT_MINUTES", default=30)
+EMAIL_VERIFY_TIMEOUT_HOURS = env.int("EMAIL_VERIFY_TIMEOUT_HOURS", default=48)
+SECURE_ACCOUNT_TIMEOUT_DAYS = env.int("SECURE_ACCOUNT_TIMEOUT_DAYS", default=7)
+PASSWORD_RESET_RATE_LIMIT = env.str("PASSWORD_RESET_RATE_LIMIT", default="5/h")
+# Reset mails per address: over it a request is still answered 202, but nothing is sent
+# and no earlier code is ended.
+PASSWORD_RESET_EMAIL_LIMIT = env.str("PASSWORD_RESET_EMAIL_LIMIT", default="3/h")
+# Code checks (reset confirm, email verification, secure-account) per client IP.
+TOKEN_CHECK_RATE_LIMIT = env.str("TOKEN_CHECK_RATE_LIMIT", default="30/h")
+
 # --- Uploads --------------------------------------------------------------------------
 
 # Relative paths are relative to the project folder, wherever the process starts.
@@ -228,6 +259,13 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 3
 FILE_UPLOAD_PERMISSIONS = 0o644
 # Absolute URLs (avatar_url) are built from this, never from the request's Host header.
 PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000")
+# Links in mails point at the client application (each realm's), never at the request's
+# Host header: these, joined with the paths below and `?token=<code>`.
+FRONTEND_URL = env.str("FRONTEND_URL", default="") or PUBLIC_URL
+ADMIN_FRONTEND_URL = env.str("ADMIN_FRONTEND_URL", default="") or FRONTEND_URL
+PASSWORD_RESET_PATH = env.str("PASSWORD_RESET_PATH", default="/reset-password")
+EMAIL_VERIFY_PATH = env.str("EMAIL_VERIFY_PATH", default="/verify-email")
+SECURE_ACCOUNT_PATH = env.str("SECURE_ACCOUNT_PATH", default="/secure-account")
 STATIC_URL = "/static/"
 # Where collectstatic writes and WhiteNoise serves from when DEBUG is off.
 STATIC_ROOT = (BASE_DIR / env.str("STATIC_ROOT", default="staticfiles")).resolve()

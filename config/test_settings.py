@@ -34,3 +34,6 @@ else:
 # Static files are found through the finders; no collectstatic in tests.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# Mails stay in memory (django.core.mail.outbox) unless a test starts an SMTP server.
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

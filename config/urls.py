@@ -37,6 +37,8 @@ urlpatterns = [
         RedocView.as_view(url_name="schema", http_method_names=DOCUMENT_METHODS),
         name="redoc",
     ),
+    # The admin site's recovery pages first: they live under its prefix.
+    path("", include("admins.site_urls")),
     path("admin/", admin.site.urls),
     # Served by the app in every mode (the image has no other web server); see the README
     # for serving media/ from a proxy or object storage instead.

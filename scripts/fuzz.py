@@ -11,6 +11,8 @@ act on, raises the rate limits for the run, and starts gunicorn with production 
 (`DEBUG=false`, a random `SECRET_KEY`, uploads in a temporary folder; `_live.app_env`) on a
 free loopback port.
 
+An SMTP server (aiosmtpd) listens on another loopback port for the task worker.
+
 Then it runs `schemathesis run --checks all` against `/api/schema`, with a fixed seed and a
 bounded number of examples, twice: as the user for the user realm's operations (including
 `/api/v1/tokens`), then as the admin for the admin realm's (`/api/v1/admin/...`). The user
@@ -20,6 +22,10 @@ each with its reason: operations that would destroy the fuzzer's own credentials
 (`EXCLUDED_OPERATIONS` here, `PROTECTED` in `fuzz_hooks.py`), and failures that are the API
 working as documented (`NOT_APPLICABLE`, `SCHEMA_INEXPRESSIBLE_RULES` in `fuzz_hooks.py`;
 these are counted and listed at the end).
+
+After the runs, the task worker (`db_worker --batch`) sends whatever the fuzzing enqueued
+(password resets for the addresses schemathesis made up, and the seeded accounts'); a task
+that fails is a finding.
 
 It prints, per run and in total, the requests schemathesis generated and the failures it
 found, and exits non-zero on any failure or error, or when fewer than `--min-requests`
@@ -69,6 +75,9 @@ RATE_LIMITS = {
     "TOKEN_CREATE_RATE_LIMIT": "1000000000/h",
     "PROFILE_UPDATE_RATE_LIMIT": "1000000000/h",
     "AVATAR_UPLOAD_RATE_LIMIT": "1000000000/h",
+    "PASSWORD_RESET_RATE_LIMIT": "1000000000/h",
+    "PASSWORD_RESET_EMAIL_LIMIT": "1000000000/h",
+    "TOKEN_CHECK_RATE_LIMIT": "1000000000/h",
 }
 
 # Operations the fuzzer never calls, and why. Everything else in the schema is fuzzed,
@@ -157,6 +166,48 @@ def seed() -> dict[str, Any]:
         "admin_session": admin_pair["access_token"],
         "protected_token_ids": list(Token.objects.sessions().values_list("pk", flat=True)),
     }
+
+
+def task_summary() -> dict[str, int]:
+    """How many task rows end in each status, after the worker's batch run."""
+    import django
+
+    django.setup()
+    from django.db.models import Count
+    from django_tasks_db.models import DBTaskResult
+
+    rows = DBTaskResult.objects.values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+class MailSink:
+    """An SMTP server for the worker (aiosmtpd handler): counts what it is given."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages += 1
+        return "250 OK"
+
+
+def run_mail_worker(env: dict[str, str], sink: MailSink) -> dict[str, Any]:
+    """Run the task worker over everything the fuzzing enqueued (reset requests with
+    whatever addresses schemathesis made up), in batch mode, then count the task rows: a
+    task that failed is a finding."""
+    run_python(
+        env,
+        "manage.py",
+        "db_worker",
+        "--batch",
+        "--no-startup-delay",
+        "--no-reload",
+        "--verbosity",
+        "0",
+        timeout=600,
+    )
+    statuses = json.loads(run_python(env, __file__, "--task-summary", timeout=120).splitlines()[-1])
+    return {"statuses": statuses, "mails": sink.messages}
 
 
 # --- The run -------------------------------------------------------------------------
@@ -260,9 +311,13 @@ def main() -> int:
         "--database-name", default=DATABASE_NAME, help="created afresh, dropped at the end"
     )
     parser.add_argument("--seed-data", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--task-summary", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seed_data:
         print(json.dumps(seed()))
+        return 0
+    if args.task_summary:
+        print(json.dumps(task_summary()))
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="authapi-fuzz-"))
@@ -277,8 +332,15 @@ def main() -> int:
     cleanup = Cleanup()
     cleanup_failures: list[str] = []
     results = []
+    mail: dict[str, Any] = {}
     started = time.monotonic()
     try:
+        from aiosmtpd.controller import Controller
+
+        sink = MailSink()
+        smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
+        smtp.start()
+        cleanup.push("stop the SMTP server", smtp.stop)
         database_url, drop_database = fresh_database(server_url, args.database_name)
         cleanup.push(f"drop database {args.database_name}", drop_database)
         cleanup.push(
@@ -291,6 +353,7 @@ def main() -> int:
             CACHE_KEY_PREFIX=cache_prefix,
             UPLOAD_DIR=str(workdir / "media"),
             PUBLIC_URL=f"http://127.0.0.1:{port}",
+            EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
             **RATE_LIMITS,
         )
         seeded = run_python(env, __file__, "--seed-data", timeout=300)
@@ -310,6 +373,7 @@ def main() -> int:
                 continue
             token = credentials[realm.token_key]
             results.append(run_realm(realm, base=server.base, token=token, args=args, env=fuzz_env))
+        mail = run_mail_worker(env, sink)
     finally:
         cleanup_failures = cleanup.run()
         for failure in cleanup_failures:
@@ -327,10 +391,15 @@ def main() -> int:
     failures = sum(result["failures"] for result in results)
     errors = sum(result["errors"] for result in results)
     print(f" total: {generated} requests generated, {failures} failures, {errors} errors")
+    failed_tasks = mail.get("statuses", {}).get("FAILED", 0)
+    print(f"  mail: task rows by status {mail.get('statuses')}, {mail.get('mails', 0)} mails sent")
     print(f"wall time {time.monotonic() - started:.0f} s")
     print(f"reports: {args.report_dir}; server log: {workdir / 'gunicorn.log'}")
     if failures or errors:
         print("FAILED: schemathesis found failures or errors (see above)")
+        return 1
+    if not mail or failed_tasks:
+        print("FAILED: the task worker did not run, or a task failed (see the server log)")
         return 1
     if cleanup_failures:
         print("FAILED: cleanup (see above)")

@@ -56,6 +56,8 @@ SCHEMA_INEXPRESSIBLE_RULES: dict[str, str] = {
     "name": "no character of the Unicode categories Cc, Cf, Cs, Co or Cn",
     "avatar": "a file that Pillow decodes as a JPEG, PNG or WebP image",
     "scopes": '"write" only together with "read"',
+    "token": "a one-time code from a mail (reset, verification, this wasn't me), which the "
+    "fuzzer never receives",
 }
 
 

@@ -6,6 +6,9 @@ and goes with its owner (CASCADE). The secret itself is never stored: `token_has
 SHA-256 of the session key (the `sid` claim of a session's JWTs) or of the personal access
 token. Revocation is a timestamp, so the next request with the token fails at once.
 
+`OneTimeCode` holds the codes mailed to an account (reset, verification, "this wasn't
+me"), apart from the credentials: see its docstring.
+
 This app knows the account models only by their string names and by the owner object it
 is handed: the owner's realm (`tokens.realms`) names the foreign key it goes in.
 """
@@ -102,3 +105,76 @@ class Token(models.Model):
 
     def is_live(self, now: datetime | None = None) -> bool:
         return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+
+class CodePurpose(models.TextChoices):
+    """What a one-time code authorises; a code of one purpose never works for another."""
+
+    PASSWORD_RESET = "password_reset", "Password reset"
+    EMAIL_VERIFY = "email_verify", "Email verification"
+    SECURE_ACCOUNT = "secure_account", "Secure the account (this wasn't me)"
+
+
+class OneTimeCodeQuerySet(models.QuerySet["OneTimeCode"]):
+    def for_owner(self, owner: Any) -> OneTimeCodeQuerySet:
+        return self.filter(**{realm_of(owner).owner_field: owner})
+
+    def of_realm(self, realm: Realm) -> OneTimeCodeQuerySet:
+        return self.filter(**{f"{realm.owner_field}__isnull": False})
+
+    def usable(self, now: datetime | None = None) -> OneTimeCodeQuerySet:
+        """Neither used (or ended) nor expired."""
+        return self.filter(used_at__isnull=True, expires_at__gt=now or timezone.now())
+
+    def dead(self, now: datetime | None = None) -> OneTimeCodeQuerySet:
+        """Used or expired: what `prune_tokens` deletes."""
+        return self.filter(Q(used_at__isnull=False) | Q(expires_at__lte=now or timezone.now()))
+
+
+class OneTimeCode(models.Model):
+    """A code mailed to an account (a reset, verification or "this wasn't me" link).
+
+    Its own table, not another kind of `Token`: bearer authentication looks tokens up by
+    digest on every request, and a code must never pass for a credential there, whatever
+    a later change to that lookup does; and the codes' churn (one row per mail) stays out
+    of the table on the authentication hot path. Like a token it belongs to exactly one
+    owner, of one realm, and only its SHA-256 digest is stored.
+    """
+
+    user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.CASCADE, related_name="codes"
+    )
+    admin = models.ForeignKey(
+        "admins.Admin", null=True, blank=True, on_delete=models.CASCADE, related_name="codes"
+    )
+    purpose = models.CharField(max_length=32, choices=CodePurpose.choices)
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The address the code was mailed to: a verification checks that it still names the
+    # address it verifies.
+    sent_to = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OneTimeCodeQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, admin__isnull=True)
+                | Q(user__isnull=True, admin__isnull=False),
+                name="onetimecode_exactly_one_owner",
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="onetimecode_expires_at_idx")]
+
+    def __str__(self) -> str:
+        # Never the digest.
+        return f"{self.get_purpose_display()} code {self.pk}"
+
+    @property
+    def owner(self) -> Any:
+        for realm in REALMS:
+            if getattr(self, f"{realm.owner_field}_id") is not None:
+                return getattr(self, realm.owner_field)
+        return None

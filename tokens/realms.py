@@ -3,8 +3,9 @@ Realms: the kinds of account that log in separately, users and admins.
 
 A `Realm` names everything that differs between them: the account model, the `Token`
 foreign key that holds its sessions, how an account shows itself, the name its logs,
-throttles and responses use, and its URL prefix. Code that serves every realm (login,
-refresh, password changes, tokens) takes a realm and is written once; the realms' URL
+throttles and responses use, its URL prefix, and where its mails' links point. Code that
+serves every realm (login, refresh, password changes, tokens, mails) takes a realm and is
+written once; the realms' URL
 modules wire the same views, each with its own realm. A third realm would be one more
 instance here, its model, its `Token` foreign key and its URLs.
 
@@ -36,6 +37,9 @@ class Realm:
     # Dotted paths of the serializers that show an account to itself and to staff.
     representation: str
     staff_representation: str
+    # The setting naming where this realm's links in mails point (`FRONTEND_URL`): the
+    # client application, never this API's host and never the request's `Host`.
+    frontend_url_setting: str
 
     @cached_property
     def model(self) -> Any:
@@ -69,6 +73,7 @@ USER = Realm(
     url_prefix="",
     representation="accounts.serializers.UserSerializer",
     staff_representation="admins.serializers.StaffUserSerializer",
+    frontend_url_setting="FRONTEND_URL",
 )
 ADMIN = Realm(
     name="admin",
@@ -77,10 +82,17 @@ ADMIN = Realm(
     url_prefix="admin/",
     representation="admins.serializers.AdminSerializer",
     staff_representation="admins.serializers.StaffAdminSerializer",
+    frontend_url_setting="ADMIN_FRONTEND_URL",
 )
 REALMS = (USER, ADMIN)
 
 _BY_LABEL = {realm.model_label.lower(): realm for realm in REALMS}
+_BY_NAME = {realm.name: realm for realm in REALMS}
+
+
+def realm_named(name: str) -> Realm:
+    """The realm of this name: how a task's arguments (plain JSON) name a realm."""
+    return _BY_NAME[name]
 
 
 def realm_of(account: Any) -> Realm:

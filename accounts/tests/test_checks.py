@@ -1,8 +1,9 @@
-"""`check --deploy` warns when rate limits are not counted in Redis."""
+"""`check --deploy` warns when rate limits are not counted in Redis, and when no mail server
+is configured outside DEBUG."""
 
 from __future__ import annotations
 
-from accounts.checks import check_rate_limit_cache
+from accounts.checks import check_email_url, check_rate_limit_cache
 
 
 def test_deploy_check_warns_when_the_rate_limit_cache_is_not_redis(settings):
@@ -24,3 +25,17 @@ def test_deploy_check_is_quiet_on_redis(settings):
     }
 
     assert check_rate_limit_cache(None) == []
+
+
+def test_deploy_check_warns_when_email_url_is_unset_outside_debug(settings):
+    settings.DEBUG = False
+    settings.EMAIL_URL = ""
+
+    assert [message.id for message in check_email_url(None)] == ["accounts.W002"]
+
+
+def test_deploy_check_is_quiet_with_email_url_or_in_debug(settings):
+    settings.DEBUG, settings.EMAIL_URL = False, "smtp://mail.example.com:587"
+    assert check_email_url(None) == []
+    settings.DEBUG, settings.EMAIL_URL = True, ""
+    assert check_email_url(None) == []

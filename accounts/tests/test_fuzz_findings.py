@@ -204,7 +204,9 @@ def test_text_fields_document_what_drf_refuses_beyond_their_length(document):
     assert properties["password"]["pattern"] == r"^[^\u0000]*$"  # never trimmed
 
 
-@pytest.mark.parametrize("value", ["\u0000", "a\u0000b", "   ", "\t\n", "\x1f", "\x85"])
+@pytest.mark.parametrize(
+    "value", ["\u0000", "a\u0000b", "   ", "\t\n", "\x1f", "\u001c\u001f", " \u0085 "]
+)
 def test_the_documented_patterns_are_what_the_server_refuses(api, auth, value):
     response = api.patch(ME, {"name": value}, format="json", **auth)
 

@@ -99,3 +99,62 @@ def test_database_url_selects_postgresql_with_persistent_connections():
         "True",
         "django.core.cache.backends.redis.RedisCache",
     ]
+
+
+def _mail_settings(**env: str) -> list[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "DEBUG", "EMAIL_URL", "FRONTEND_URL", "ADMIN_FRONTEND_URL")
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS, "
+        "s.FRONTEND_URL, s.ADMIN_FRONTEND_URL)"
+    )
+    result = subprocess.run(  # noqa: S603 (this interpreter, a fixed program)
+        [sys.executable, "-c", code],
+        cwd=PROJECT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.split()
+
+
+def test_email_url_names_the_smtp_server():
+    backend, host, port, tls, *_ = _mail_settings(
+        DEBUG="false", EMAIL_URL="smtp+tls://user:secret@mail.example.com:587"
+    )
+
+    assert (backend, host, port, tls) == (
+        "django.core.mail.backends.smtp.EmailBackend",
+        "mail.example.com",
+        "587",
+        "True",
+    )
+
+
+def test_without_email_url_debug_prints_mails_to_the_console():
+    backend, *_ = _mail_settings(DEBUG="true")
+
+    assert backend == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_frontend_urls_default_to_the_public_url():
+    *_, frontend, admin_frontend = _mail_settings(
+        DEBUG="false", PUBLIC_URL="https://api.example.com"
+    )
+    assert frontend == admin_frontend == "https://api.example.com"
+
+    *_, frontend, admin_frontend = _mail_settings(
+        DEBUG="false",
+        PUBLIC_URL="https://api.example.com",
+        ADMIN_FRONTEND_URL="https://api.example.com/admin",
+    )
+    assert (frontend, admin_frontend) == (
+        "https://api.example.com",
+        "https://api.example.com/admin",
+    )
