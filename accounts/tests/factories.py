@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from accounts.models import User
-
-PASSWORD = "correct horse battery staple"
+from tokens.realms import USER
+from tokens.tests.factories import make_account
 
 
 def full_width(text: str) -> str:
@@ -15,14 +14,6 @@ def full_width(text: str) -> str:
     return "".join(chr(ord(char) + 0xFEE0) for char in text)
 
 
-_numbers = itertools.count(1)
-
-
 def make_user(**fields: Any) -> User:
-    n = next(_numbers)
-    fields.setdefault("username", f"user{n}")
-    fields.setdefault("email", f"user{n}@example.com")
-    fields.setdefault("name", f"User {n}")
-    password = fields.pop("password", PASSWORD)
-    user: User = User.objects.create_user(password=password, **fields)
+    user: User = make_account(USER, **fields)
     return user

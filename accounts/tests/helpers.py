@@ -1,75 +1,8 @@
-"""Helpers for the user realm's HTTP tests."""
+"""Helpers for the user realm's tests."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
-from django.db import connection
 from rest_framework import serializers
-from rest_framework.test import APIClient
-
-from accounts.tests.factories import PASSWORD
-
-
-def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The response is an error envelope with this status and `error.code`."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert body["success"] is False
-    assert body["error"]["code"] == code, body
-    return body
-
-
-def login(api: APIClient, username: str, password: str = PASSWORD, **extra: Any) -> Any:
-    return api.post(
-        "/api/v1/auth/login", {"username": username, "password": password}, format="json", **extra
-    )
-
-
-def login_pair(api: APIClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
-    response = login(api, username, password)
-    assert response.status_code == 200, response.content
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-
-
-def run_together(count: int, request: Callable[[APIClient, int], Any]) -> list[Any]:
-    """Send `count` requests at once, one thread and one client each; return the responses.
-
-    A client that does not re-raise view exceptions, so a server error shows up as a 500
-    response to assert on rather than as a crash in a thread.
-    """
-    barrier = threading.Barrier(count)
-    responses: list[Any] = [None] * count
-    failures: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            client = APIClient(raise_request_exception=False)
-            barrier.wait(timeout=30)
-            responses[index] = request(client, index)
-        except BaseException as exc:  # reported below, in the test's own thread
-            failures.append(exc)
-        finally:
-            # Each thread has its own connection; leaving it open would block the flush
-            # that ends a transactional test.
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a request never finished"
-    assert not failures, failures
-    return responses
 
 
 def plain_drf_twin(fast: type[serializers.ModelSerializer]) -> type[serializers.ModelSerializer]:

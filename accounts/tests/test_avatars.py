@@ -16,9 +16,10 @@ from PIL import Image
 
 from accounts.models import User
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer, login_pair
 from accounts.tests.images import image_bytes, noise_png, upload
 from config.api.uploads import CappedUploadHandler
+from config.testing import assert_error, bearer, login_pair
+from tokens.realms import USER
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,7 @@ def user() -> User:
 
 @pytest.fixture
 def auth(api, user) -> dict[str, str]:
-    return bearer(login_pair(api, "ada")["access_token"])
+    return bearer(login_pair(api, USER, "ada")["access_token"])
 
 
 def media_files(settings) -> list[Path]:
@@ -449,7 +450,7 @@ def test_failed_registration_leaves_no_file_behind(api, settings, avatar, status
 def test_avatar_uploads_are_rate_limited_per_account(api, auth, user, settings):
     settings.AVATAR_UPLOAD_RATE_LIMIT = "2/h"
     make_user(username="grace", email="grace@example.com")
-    other = bearer(login_pair(api, "grace")["access_token"])
+    other = bearer(login_pair(api, USER, "grace")["access_token"])
 
     with time_machine.travel(timezone.now(), tick=False):
         assert put_avatar(api, auth, image_bytes("PNG")).status_code == 200

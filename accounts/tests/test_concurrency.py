@@ -17,7 +17,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User, UserIdentifier
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import bearer, login, login_pair, run_together
+from config.testing import bearer, login, login_pair, run_together
+from tokens.realms import USER
 from tokens.tests.helpers import claims, session_of
 
 pytestmark = [
@@ -43,7 +44,9 @@ def test_concurrent_wrong_passwords_are_counted_exactly_and_lock_the_account(set
     settings.RATE_LIMIT_ATTEMPTS = 1000
     user = make_user()
 
-    responses = run_together(20, lambda client, _: login(client, user.username, "wrong password"))
+    responses = run_together(
+        20, lambda client, _: login(client, USER, user.username, "wrong password")
+    )
 
     statuses = [r.status_code for r in responses]
     assert set(codes(responses)) <= {(401, "INVALID_CREDENTIALS"), (423, "ACCOUNT_LOCKED")}
@@ -56,7 +59,7 @@ def test_concurrent_wrong_passwords_are_counted_exactly_and_lock_the_account(set
     # may read the row back after the locking failure committed, and then answers 423.
     assert statuses.count(401) <= settings.MAX_LOGIN_ATTEMPTS - 1
     # Locked means locked: the right password is refused too.
-    assert login(APIClient(), user.username).status_code == 423
+    assert login(APIClient(), USER, user.username).status_code == 423
 
 
 def test_concurrent_registrations_of_one_username_make_one_account(settings):
@@ -120,7 +123,7 @@ def test_a_username_change_and_a_registration_taking_one_value_at_once_have_one_
     settings.REGISTER_RATE_LIMIT = "1000/h"
     settings.RATE_LIMIT_ATTEMPTS = 1000
     mover = make_user(username="mover", email="mover@example.com")
-    token = login_pair(APIClient(), "mover")["access_token"]
+    token = login_pair(APIClient(), USER, "mover")["access_token"]
 
     for round_ in range(IDENTIFIER_RACE_ROUNDS):
         value = f"y{round_}@ex.com"
@@ -147,7 +150,7 @@ def test_a_username_change_and_a_registration_taking_one_value_at_once_have_one_
 
 def test_concurrent_refreshes_with_one_token_have_one_winner():
     user = make_user()
-    pair = login_pair(APIClient(), user.username)
+    pair = login_pair(APIClient(), USER, user.username)
 
     responses = run_together(
         10,

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import pytest
 
 from accounts.models import User
-from accounts.tests.helpers import assert_error, bearer
+from config.testing import assert_error, bearer
 
 pytestmark = pytest.mark.django_db
 

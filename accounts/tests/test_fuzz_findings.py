@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD, make_user
-from accounts.tests.helpers import assert_error, bearer
+from accounts.tests.factories import make_user
+from config.testing import PASSWORD, assert_error, bearer
 from tokens.services import session_start
 
 pytestmark = pytest.mark.django_db

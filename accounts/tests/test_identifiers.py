@@ -13,10 +13,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User, UserIdentifier
-from accounts.tests.factories import PASSWORD, full_width, make_user
-from accounts.tests.helpers import assert_error, bearer, login, login_pair
+from accounts.tests.factories import full_width, make_user
 from admins.models import AdminIdentifier
 from admins.tests.factories import make_admin
+from config.testing import PASSWORD, assert_error, bearer, login, login_pair
+from tokens.realms import USER
 
 pytestmark = pytest.mark.django_db
 
@@ -142,7 +143,7 @@ def test_a_profile_change_to_another_accounts_identifier_is_a_409_writing_nothin
 ):
     victim = make_user(username="vic@example.org", email="victim@example.com")
     mallory = make_user(username="mallory", email="mallory@example.com")
-    token = login_pair(api, "mallory")["access_token"]
+    token = login_pair(api, USER, "mallory")["access_token"]
     before = all_identifiers()
 
     body = assert_error(api.patch(ME, fields, format="json", **bearer(token)), 409, "CONFLICT")
@@ -151,12 +152,12 @@ def test_a_profile_change_to_another_accounts_identifier_is_a_409_writing_nothin
     mallory.refresh_from_db()
     assert (mallory.username, mallory.email) == ("mallory", "mallory@example.com")
     assert all_identifiers() == before
-    assert login(api, "victim@example.com").json()["data"]["user"]["id"] == victim.pk
+    assert login(api, USER, "victim@example.com").json()["data"]["user"]["id"] == victim.pk
 
 
 def test_identifiers_follow_a_change_and_the_old_values_are_free_again(api):
     ada = make_user(username="ada", email="ada@example.com")
-    token = login_pair(api, "ada")["access_token"]
+    token = login_pair(api, USER, "ada")["access_token"]
 
     response = api.patch(
         ME,
@@ -170,12 +171,12 @@ def test_identifiers_follow_a_change_and_the_old_values_are_free_again(api):
     # The old username and the old email (as a username) may now be taken by others.
     assert _register(api, username="Ada", email="ada2@example.com").status_code == 201
     assert _register(api, username="ADA@example.com", email="ada3@example.com").status_code == 201
-    assert login(api, "countess@example.com").json()["data"]["user"]["id"] == ada.pk
+    assert login(api, USER, "countess@example.com").json()["data"]["user"]["id"] == ada.pk
 
 
 def test_swapping_username_and_email_of_one_account_is_allowed(api):
     ada = make_user(username="ada@example.com", email="ada@elsewhere.example")
-    token = login_pair(api, "ada@example.com")["access_token"]
+    token = login_pair(api, USER, "ada@example.com")["access_token"]
 
     response = api.patch(
         ME,
@@ -190,7 +191,7 @@ def test_swapping_username_and_email_of_one_account_is_allowed(api):
 
 def test_a_soft_deleted_account_keeps_its_identifiers(api):
     gone = make_user(username="gone", email="gone@example.com")
-    token = login_pair(api, "gone")["access_token"]
+    token = login_pair(api, USER, "gone")["access_token"]
     response = api.delete(ME, {"password": PASSWORD}, format="json", **bearer(token))
     assert response.status_code == 200
 

@@ -10,9 +10,10 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD, make_user
-from accounts.tests.helpers import assert_error, login
+from accounts.tests.factories import make_user
+from config.testing import PASSWORD, assert_error, login
 from tokens.models import Token
+from tokens.realms import USER
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def _refresh(user: User) -> User:
 
 
 def test_login_answers_the_token_pair_and_the_user(api, bob):
-    response = login(api, "bob")
+    response = login(api, USER, "bob")
 
     assert response.status_code == 200
     data = response.json()["data"]
@@ -59,7 +60,7 @@ def test_login_uses_at_most_four_queries_besides_the_session_insert(
     api, bob, django_assert_max_num_queries
 ):
     with django_assert_max_num_queries(5):
-        response = login(api, "bob")
+        response = login(api, USER, "bob")
 
     assert response.status_code == 200
 
@@ -80,7 +81,7 @@ def test_every_login_attempt_computes_exactly_one_hash(
     make_user(username="bob", email="bob@example.com")
     argon2_hashes.clear()
 
-    assert login(api, identifier, password).status_code == status
+    assert login(api, USER, identifier, password).status_code == status
 
     assert len(argon2_hashes) == 1
 
@@ -89,7 +90,7 @@ def test_a_locked_account_still_computes_exactly_one_hash(api, argon2_hashes):
     make_user(username="bob", locked_until=timezone.now() + timedelta(minutes=5))
     argon2_hashes.clear()
 
-    assert_error(login(api, "bob"), 423, "ACCOUNT_LOCKED")
+    assert_error(login(api, USER, "bob"), 423, "ACCOUNT_LOCKED")
 
     assert len(argon2_hashes) == 1
 
@@ -98,7 +99,7 @@ def test_soft_deleted_account_is_invalid_credentials(api, bob):
     bob.deleted_at = timezone.now()
     bob.save()
 
-    assert_error(login(api, "bob"), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, USER, "bob"), 401, "INVALID_CREDENTIALS")
     assert Token.objects.count() == 0
 
 
@@ -106,7 +107,7 @@ def test_blocked_account_with_the_right_password_is_account_inactive(api, bob):
     bob.is_active = False
     bob.save()
 
-    assert_error(login(api, "bob"), 403, "ACCOUNT_INACTIVE")
+    assert_error(login(api, USER, "bob"), 403, "ACCOUNT_INACTIVE")
     assert Token.objects.count() == 0
 
 
@@ -114,7 +115,7 @@ def test_blocked_account_with_a_wrong_password_is_invalid_credentials(api, bob):
     bob.is_active = False
     bob.save()
 
-    assert_error(login(api, "bob", WRONG), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, USER, "bob", WRONG), 401, "INVALID_CREDENTIALS")
 
 
 @pytest.mark.parametrize(
@@ -131,10 +132,10 @@ def test_missing_fields_are_validation_errors(api, bob, body):
 
 def test_attempts_one_to_four_are_401_and_the_fifth_locks(api, bob):
     for attempt in range(1, 5):
-        assert_error(login(api, "bob", WRONG), 401, "INVALID_CREDENTIALS")
+        assert_error(login(api, USER, "bob", WRONG), 401, "INVALID_CREDENTIALS")
         assert _refresh(bob).failed_login_attempts == attempt
 
-    body = assert_error(login(api, "bob", WRONG), 423, "ACCOUNT_LOCKED")
+    body = assert_error(login(api, USER, "bob", WRONG), 423, "ACCOUNT_LOCKED")
 
     bob = _refresh(bob)
     assert bob.failed_login_attempts == 5
@@ -147,11 +148,11 @@ def test_attempts_one_to_four_are_401_and_the_fifth_locks(api, bob):
 
 def test_locked_account_refuses_the_right_password_too_and_the_lock_is_not_extended(api, bob):
     for _ in range(5):
-        login(api, "bob", WRONG)
+        login(api, USER, "bob", WRONG)
     locked_until = _refresh(bob).locked_until
 
-    assert_error(login(api, "bob"), 423, "ACCOUNT_LOCKED")
-    assert_error(login(api, "bob", WRONG), 423, "ACCOUNT_LOCKED")
+    assert_error(login(api, USER, "bob"), 423, "ACCOUNT_LOCKED")
+    assert_error(login(api, USER, "bob", WRONG), 423, "ACCOUNT_LOCKED")
 
     bob = _refresh(bob)
     assert bob.locked_until == locked_until
@@ -161,10 +162,10 @@ def test_locked_account_refuses_the_right_password_too_and_the_lock_is_not_exten
 
 def test_after_the_lock_time_a_correct_login_works_and_resets(api, bob):
     for _ in range(5):
-        login(api, "bob", WRONG)
+        login(api, USER, "bob", WRONG)
 
     with time_machine.travel(timezone.now() + timedelta(minutes=31)):
-        response = login(api, "bob")
+        response = login(api, USER, "bob")
 
     assert response.status_code == 200
     bob = _refresh(bob)
@@ -173,31 +174,31 @@ def test_after_the_lock_time_a_correct_login_works_and_resets(api, bob):
 
 def test_after_the_lock_time_counting_starts_again_from_zero(api, bob):
     for _ in range(5):
-        login(api, "bob", WRONG)
+        login(api, USER, "bob", WRONG)
 
     with time_machine.travel(timezone.now() + timedelta(minutes=31)):
-        assert_error(login(api, "bob", WRONG), 401, "INVALID_CREDENTIALS")
+        assert_error(login(api, USER, "bob", WRONG), 401, "INVALID_CREDENTIALS")
         bob = _refresh(bob)
         assert (bob.failed_login_attempts, bob.locked_until) == (1, None)
 
 
 def test_four_failures_then_success_then_four_failures_is_not_locked(api, bob):
     for _ in range(4):
-        login(api, "bob", WRONG)
-    assert login(api, "bob").status_code == 200
+        login(api, USER, "bob", WRONG)
+    assert login(api, USER, "bob").status_code == 200
     assert _refresh(bob).failed_login_attempts == 0
     for _ in range(4):
-        assert_error(login(api, "bob", WRONG), 401, "INVALID_CREDENTIALS")
+        assert_error(login(api, USER, "bob", WRONG), 401, "INVALID_CREDENTIALS")
 
     assert _refresh(bob).locked_until is None
-    assert login(api, "bob").status_code == 200
+    assert login(api, USER, "bob").status_code == 200
 
 
 def test_username_in_any_case_and_email_share_one_counter(api, bob):
     for identifier in ("bob", "BOB", "bob@example.com", "Bob@Example.COM"):
-        assert_error(login(api, identifier, WRONG), 401, "INVALID_CREDENTIALS")
+        assert_error(login(api, USER, identifier, WRONG), 401, "INVALID_CREDENTIALS")
 
-    assert_error(login(api, "bOb", WRONG), 423, "ACCOUNT_LOCKED")
+    assert_error(login(api, USER, "bOb", WRONG), 423, "ACCOUNT_LOCKED")
     assert _refresh(bob).failed_login_attempts == 5
 
 
@@ -205,19 +206,19 @@ def test_lockout_threshold_and_duration_come_from_settings(api, bob, settings):
     settings.MAX_LOGIN_ATTEMPTS = 2
     settings.LOCKOUT_DURATION_MINUTES = 1
 
-    assert_error(login(api, "bob", WRONG), 401, "INVALID_CREDENTIALS")
-    body = assert_error(login(api, "bob", WRONG), 423, "ACCOUNT_LOCKED")
+    assert_error(login(api, USER, "bob", WRONG), 401, "INVALID_CREDENTIALS")
+    body = assert_error(login(api, USER, "bob", WRONG), 423, "ACCOUNT_LOCKED")
 
     assert body["error"]["details"]["retry_after"] <= 60
 
 
 def test_login_events_are_logged_with_account_and_ip_never_the_password(api, bob, caplog):
     with caplog.at_level(logging.INFO, logger="accounts.auth"):
-        login(api, "bob")
-        login(api, "bob", WRONG)
-        login(api, "nobody", WRONG)
+        login(api, USER, "bob")
+        login(api, USER, "bob", WRONG)
+        login(api, USER, "nobody", WRONG)
         for _ in range(4):
-            login(api, "bob", WRONG)
+            login(api, USER, "bob", WRONG)
 
     auth_records = [record for record in caplog.records if record.name == "accounts.auth"]
     events = [record.event for record in auth_records]
@@ -238,9 +239,9 @@ def test_login_events_are_logged_with_account_and_ip_never_the_password(api, bob
 def test_the_attempt_after_the_limit_is_429_with_retry_after(api, bob, settings):
     settings.RATE_LIMIT_ATTEMPTS = 3
     for _ in range(3):
-        login(api, "nobody", WRONG)
+        login(api, USER, "nobody", WRONG)
 
-    response = login(api, "bob")
+    response = login(api, USER, "bob")
 
     body = assert_error(response, 429, "RATE_LIMITED")
     retry_after = int(response["Retry-After"])
@@ -251,27 +252,27 @@ def test_the_attempt_after_the_limit_is_429_with_retry_after(api, bob, settings)
 
 def test_a_rate_limited_attempt_does_not_touch_the_account(api, bob, settings):
     settings.RATE_LIMIT_ATTEMPTS = 1
-    login(api, "nobody", WRONG)
+    login(api, USER, "nobody", WRONG)
 
-    assert_error(login(api, "bob", WRONG), 429, "RATE_LIMITED")
+    assert_error(login(api, USER, "bob", WRONG), 429, "RATE_LIMITED")
 
     assert _refresh(bob).failed_login_attempts == 0
 
 
 def test_successful_logins_count_too(api, bob, settings):
     settings.RATE_LIMIT_ATTEMPTS = 2
-    assert login(api, "bob").status_code == 200
-    assert login(api, "bob").status_code == 200
+    assert login(api, USER, "bob").status_code == 200
+    assert login(api, USER, "bob").status_code == 200
 
-    assert_error(login(api, "bob"), 429, "RATE_LIMITED")
+    assert_error(login(api, USER, "bob"), 429, "RATE_LIMITED")
 
 
 def test_a_spoofed_forwarded_for_does_not_help_without_trusted_proxies(api, bob, settings):
     settings.RATE_LIMIT_ATTEMPTS = 2
     for n in range(2):
-        login(api, "bob", WRONG, HTTP_X_FORWARDED_FOR=f"10.0.0.{n}")
+        login(api, USER, "bob", WRONG, HTTP_X_FORWARDED_FOR=f"10.0.0.{n}")
 
-    response = login(api, "bob", HTTP_X_FORWARDED_FOR="10.0.0.99")
+    response = login(api, USER, "bob", HTTP_X_FORWARDED_FOR="10.0.0.99")
 
     assert_error(response, 429, "RATE_LIMITED")
 
@@ -280,10 +281,10 @@ def test_clients_behind_a_trusted_proxy_are_limited_separately(api, bob, setting
     settings.RATE_LIMIT_ATTEMPTS = 2
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
     for _ in range(2):
-        login(api, "nobody", WRONG, HTTP_X_FORWARDED_FOR="198.51.100.7")
-    assert_error(login(api, "bob", HTTP_X_FORWARDED_FOR="198.51.100.7"), 429, "RATE_LIMITED")
+        login(api, USER, "nobody", WRONG, HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert_error(login(api, USER, "bob", HTTP_X_FORWARDED_FOR="198.51.100.7"), 429, "RATE_LIMITED")
 
-    response = login(api, "bob", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    response = login(api, USER, "bob", HTTP_X_FORWARDED_FOR="203.0.113.9")
 
     assert response.status_code == 200
     assert Token.objects.get().ip == "203.0.113.9"
@@ -292,11 +293,11 @@ def test_clients_behind_a_trusted_proxy_are_limited_separately(api, bob, setting
 def test_the_limit_lifts_when_the_window_has_passed(api, bob, settings):
     settings.RATE_LIMIT_ATTEMPTS = 1
     settings.RATE_LIMIT_WINDOW_MINUTES = 1
-    login(api, "bob")
-    assert_error(login(api, "bob"), 429, "RATE_LIMITED")
+    login(api, USER, "bob")
+    assert_error(login(api, USER, "bob"), 429, "RATE_LIMITED")
 
     with time_machine.travel(timezone.now() + timedelta(minutes=2)):
-        assert login(api, "bob").status_code == 200
+        assert login(api, USER, "bob").status_code == 200
 
 
 def test_rate_limited_login_answers_503_when_the_cache_is_down(api, bob, settings):
@@ -308,7 +309,7 @@ def test_rate_limited_login_answers_503_when_the_cache_is_down(api, bob, setting
         }
     }
 
-    body = assert_error(login(api, "bob"), 503, "SERVICE_UNAVAILABLE")
+    body = assert_error(login(api, USER, "bob"), 503, "SERVICE_UNAVAILABLE")
 
     assert "cache" in body["error"]["details"]
     assert Token.objects.count() == 0

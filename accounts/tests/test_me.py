@@ -10,11 +10,12 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD, full_width, make_user
-from accounts.tests.helpers import assert_error, bearer, login, login_pair
+from accounts.tests.factories import full_width, make_user
 from admins.tests.factories import make_admin
 from admins.tests.helpers import admin_token
+from config.testing import PASSWORD, assert_error, bearer, login, login_pair
 from tokens.models import Token
+from tokens.realms import USER
 from tokens.services import session_start
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def ada() -> User:
 
 @pytest.fixture
 def token(api: Any, ada: User) -> str:
-    access: str = login_pair(api, "ada")["access_token"]
+    access: str = login_pair(api, USER, "ada")["access_token"]
     return access
 
 
@@ -183,7 +184,7 @@ def test_put_does_not_require_every_field(api, ada, token):
 def test_two_users_may_both_clear_their_phone(api_no_raise, ada, empty):
     make_user(username="bob", email="bob@example.com", phone="+442079460958")
     for username in ("ada", "bob"):
-        access = login_pair(api_no_raise, username)["access_token"]
+        access = login_pair(api_no_raise, USER, username)["access_token"]
 
         response = api_no_raise.patch(URL, {"phone": empty}, format="json", **bearer(access))
 
@@ -218,8 +219,8 @@ def test_a_new_username_logs_in_and_the_old_one_no_longer_does(api, ada, token):
         api.patch(URL, {"username": "lovelace"}, format="json", **bearer(token)).status_code == 200
     )
 
-    assert login(api, "Lovelace").status_code == 200
-    assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
+    assert login(api, USER, "Lovelace").status_code == 200
+    assert_error(login(api, USER, "ada"), 401, "INVALID_CREDENTIALS")
 
 
 @pytest.mark.parametrize(
@@ -420,7 +421,7 @@ def test_profile_updates_are_limited_per_account_whatever_they_answer(api, ada, 
 
 def test_the_profile_update_limit_counts_every_session_of_the_account(api, ada, settings):
     settings.PROFILE_UPDATE_RATE_LIMIT = "1/h"
-    first, second = (login_pair(api, "ada")["access_token"] for _ in range(2))
+    first, second = (login_pair(api, USER, "ada")["access_token"] for _ in range(2))
     with time_machine.travel(timezone.now(), tick=False):
         assert api.patch(URL, {"name": "One"}, format="json", **bearer(first)).status_code == 200
         response = api.patch(URL, {"name": "Two"}, format="json", **bearer(second))
@@ -433,7 +434,7 @@ def test_the_profile_update_limit_counts_every_session_of_the_account(api, ada, 
 def test_the_profile_update_limit_of_one_account_leaves_others_alone(api, ada, token, settings):
     settings.PROFILE_UPDATE_RATE_LIMIT = "1/h"
     bob = make_user(username="bob", email="bob@example.com")
-    bob_token = login_pair(api, "bob")["access_token"]
+    bob_token = login_pair(api, USER, "bob")["access_token"]
     admin = make_admin(id=ada.pk, username="root")
     root_token = admin_token(api, admin)
     with time_machine.travel(timezone.now(), tick=False):
@@ -468,7 +469,7 @@ def test_delete_with_the_password_soft_deletes_the_account(api, ada, token):
 
 
 def test_delete_revokes_every_session_of_the_user_at_once(api, ada, token):
-    other_session = login_pair(api, "ada@example.com")
+    other_session = login_pair(api, USER, "ada@example.com")
 
     assert (
         api.delete(URL, {"password": PASSWORD}, format="json", **bearer(token)).status_code == 200
@@ -485,7 +486,7 @@ def test_delete_revokes_every_session_of_the_user_at_once(api, ada, token):
 
 def test_delete_leaves_other_users_sessions_alone(api, ada, token):
     make_user(username="bob", email="bob@example.com")
-    bob = login_pair(api, "bob")["access_token"]
+    bob = login_pair(api, USER, "bob")["access_token"]
 
     assert (
         api.delete(URL, {"password": PASSWORD}, format="json", **bearer(token)).status_code == 200
@@ -499,8 +500,8 @@ def test_a_deleted_user_can_no_longer_log_in(api, ada, token):
         api.delete(URL, {"password": PASSWORD}, format="json", **bearer(token)).status_code == 200
     )
 
-    assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
-    assert_error(login(api, "ada@example.com"), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, USER, "ada"), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, USER, "ada@example.com"), 401, "INVALID_CREDENTIALS")
 
 
 @pytest.mark.parametrize(
@@ -509,7 +510,7 @@ def test_a_deleted_user_can_no_longer_log_in(api, ada, token):
     ids=["wrong", "wrong-case", "empty"],
 )
 def test_delete_with_a_wrong_password_changes_nothing(api, ada, token, body):
-    other = login_pair(api, "ada")["access_token"]
+    other = login_pair(api, USER, "ada")["access_token"]
     before = _snapshot(ada)
 
     response = api.delete(URL, body, format="json", **bearer(token))

@@ -9,8 +9,9 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD, make_user
-from accounts.tests.helpers import assert_error, bearer, login, login_pair
+from accounts.tests.factories import make_user
+from config.testing import PASSWORD, assert_error, bearer, login, login_pair
+from tokens.realms import USER
 
 pytestmark = pytest.mark.django_db
 
@@ -33,13 +34,13 @@ def ada() -> User:
 @pytest.fixture
 def session(api: Any, ada: User) -> dict[str, Any]:
     """The login session that makes the request."""
-    return login_pair(api, "adalovelace")
+    return login_pair(api, USER, "adalovelace")
 
 
 @pytest.fixture
 def other_session(api: Any, ada: User) -> dict[str, Any]:
     """Another login session of the same user (another device)."""
-    return login_pair(api, "quartzmonkey@example.com")
+    return login_pair(api, USER, "quartzmonkey@example.com")
 
 
 def _change(api: Any, session: dict[str, Any], **body: Any) -> Any:
@@ -68,8 +69,8 @@ def test_after_a_change_the_new_password_logs_in_and_the_old_one_does_not(api, a
         == 200
     )
 
-    assert_error(login(api, "adalovelace", PASSWORD), 401, "INVALID_CREDENTIALS")
-    assert login(api, "adalovelace", NEW_PASSWORD).status_code == 200
+    assert_error(login(api, USER, "adalovelace", PASSWORD), 401, "INVALID_CREDENTIALS")
+    assert login(api, USER, "adalovelace", NEW_PASSWORD).status_code == 200
     ada.refresh_from_db()
     assert ada.check_password(NEW_PASSWORD)
     assert not ada.check_password(PASSWORD)
@@ -89,7 +90,7 @@ def test_the_session_that_changed_the_password_keeps_working(api, session):
 
 
 def test_a_change_revokes_every_other_session_of_the_user_at_once(api, session, other_session):
-    third = login_pair(api, "ADALOVELACE")
+    third = login_pair(api, USER, "ADALOVELACE")
 
     assert (
         _change(api, session, current_password=PASSWORD, new_password=NEW_PASSWORD).status_code
@@ -106,7 +107,7 @@ def test_a_change_revokes_every_other_session_of_the_user_at_once(api, session, 
 
 def test_a_change_leaves_other_users_sessions_alone(api, session):
     make_user(username="bob", email="bob@example.com")
-    bob = login_pair(api, "bob")
+    bob = login_pair(api, USER, "bob")
 
     assert (
         _change(api, session, current_password=PASSWORD, new_password=NEW_PASSWORD).status_code
@@ -114,7 +115,7 @@ def test_a_change_leaves_other_users_sessions_alone(api, session):
     )
 
     assert api.get(ME, **bearer(bob["access_token"])).status_code == 200
-    assert login(api, "bob", PASSWORD).status_code == 200
+    assert login(api, USER, "bob", PASSWORD).status_code == 200
 
 
 @pytest.mark.parametrize("length", [64, 200, 1024])
@@ -125,8 +126,8 @@ def test_a_long_new_passphrase_is_accepted_whole(api, session, length):
         _change(api, session, current_password=PASSWORD, new_password=passphrase).status_code == 200
     )
 
-    assert_error(login(api, "adalovelace", passphrase[:-1]), 401, "INVALID_CREDENTIALS")
-    assert login(api, "adalovelace", passphrase).status_code == 200
+    assert_error(login(api, USER, "adalovelace", passphrase[:-1]), 401, "INVALID_CREDENTIALS")
+    assert login(api, USER, "adalovelace", passphrase).status_code == 200
 
 
 # --- Refused -----------------------------------------------------------------------------

@@ -14,10 +14,11 @@ from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD, make_user
-from accounts.tests.helpers import assert_error, login, login_pair, run_together
+from accounts.tests.factories import make_user
 from accounts.tests.mailing import Mailbox, code_in, link_in, parts, run_worker, task_rows
+from config.testing import PASSWORD, assert_error, login, login_pair, run_together
 from tokens.models import OneTimeCode, Token
+from tokens.realms import USER
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ def test_reset_link_arrives_by_smtp_and_sets_the_password_once(
     api: APIClient, smtp: Mailbox
 ) -> None:
     user = make_user(email="ada@example.com")
-    session = login_pair(api, user.username)
+    session = login_pair(api, USER, user.username)
     pat = api.post(
         "/api/v1/tokens",
         {"name": "ci", "scopes": ["read"]},
@@ -84,7 +85,7 @@ def test_reset_link_arrives_by_smtp_and_sets_the_password_once(
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD)
     assert not Token.objects.for_owner(user).live().exists()
-    assert login(api, user.username, NEW_PASSWORD).status_code == 200
+    assert login(api, USER, user.username, NEW_PASSWORD).status_code == 200
 
     body = assert_error(confirm(api, code, "yet another passphrase"), 400, "VALIDATION_ERROR")
     assert "token" in body["error"]["details"]
@@ -107,7 +108,7 @@ def test_completed_reset_mails_a_notice_with_a_secure_account_link(
 def test_reset_clears_the_lockout(api: APIClient, settings: Any, smtp: Mailbox) -> None:
     user = make_user()
     for _ in range(settings.MAX_LOGIN_ATTEMPTS):
-        login(api, user.username, "wrong password")
+        login(api, USER, user.username, "wrong password")
     api.credentials()
     user.refresh_from_db()
     assert user.locked_until is not None
@@ -117,7 +118,7 @@ def test_reset_clears_the_lockout(api: APIClient, settings: Any, smtp: Mailbox) 
     assert confirm(api, reset_code(api, smtp, user.email)).status_code == 200
     user.refresh_from_db()
     assert (user.failed_login_attempts, user.locked_until) == (0, None)
-    assert login(api, user.username, NEW_PASSWORD).status_code == 200
+    assert login(api, USER, user.username, NEW_PASSWORD).status_code == 200
 
 
 @pytest.mark.parametrize("state", ["existing", "unknown", "deleted", "blocked"])
@@ -214,7 +215,7 @@ def test_expired_code_is_refused(api: APIClient, settings: Any, smtp: Mailbox) -
 def test_code_of_another_purpose_is_refused(api: APIClient, smtp: Mailbox) -> None:
     user = make_user()
     # A password change mails a notice whose code is for securing the account.
-    pair = login_pair(api, user.username)
+    pair = login_pair(api, USER, user.username)
     api.post(
         "/api/v1/users/me/password",
         {"current_password": PASSWORD, "new_password": "changed passphrase"},

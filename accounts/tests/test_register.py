@@ -10,10 +10,11 @@ import pytest
 import time_machine
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD, full_width, make_user
-from accounts.tests.helpers import assert_error, login
+from accounts.tests.factories import full_width, make_user
 from admins.tests.factories import make_admin
+from config.testing import PASSWORD, assert_error, login
 from tokens.models import Token
+from tokens.realms import USER
 
 pytestmark = pytest.mark.django_db
 
@@ -106,8 +107,8 @@ def test_register_keeps_username_and_email_in_the_case_typed(api):
 def test_registered_user_logs_in_by_username_or_email_in_any_case(api):
     assert _register(api, username="Ada", email="Ada@Example.com").status_code == 201
 
-    assert login(api, "ADA").status_code == 200
-    assert login(api, "ada@example.COM").status_code == 200
+    assert login(api, USER, "ADA").status_code == 200
+    assert login(api, USER, "ada@example.COM").status_code == 200
 
 
 def test_register_creates_the_row_with_its_defaults(api):
@@ -244,7 +245,7 @@ def test_register_accepts_a_long_passphrase_and_it_logs_in(api, length):
     response = _register(api, password=password)
 
     assert response.status_code == 201, response.content
-    assert login(api, "adalovelace", password).status_code == 200
+    assert login(api, USER, "adalovelace", password).status_code == 200
 
 
 def test_a_long_password_is_never_truncated_by_the_production_hasher(api, settings):
@@ -253,16 +254,16 @@ def test_a_long_password_is_never_truncated_by_the_production_hasher(api, settin
     assert _register(api, password=password).status_code == 201
     assert User.objects.get().password.startswith("argon2")
 
-    assert_error(login(api, "adalovelace", password[:199]), 401, "INVALID_CREDENTIALS")
-    assert login(api, "adalovelace", password).status_code == 200
+    assert_error(login(api, USER, "adalovelace", password[:199]), 401, "INVALID_CREDENTIALS")
+    assert login(api, USER, "adalovelace", password).status_code == 200
 
 
 def test_a_password_keeps_its_surrounding_whitespace(api):
     password = f"  {PASSWORD}  "
     assert _register(api, password=password).status_code == 201
 
-    assert_error(login(api, "adalovelace", PASSWORD), 401, "INVALID_CREDENTIALS")
-    assert login(api, "adalovelace", password).status_code == 200
+    assert_error(login(api, USER, "adalovelace", PASSWORD), 401, "INVALID_CREDENTIALS")
+    assert login(api, USER, "adalovelace", password).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -365,7 +366,7 @@ def test_register_ignores_fields_a_client_may_not_set(api):
     assert user.created_at.year >= 2025
     assert not hasattr(user, "is_superuser")
     assert response.json()["data"]["is_active"] is True
-    assert login(api, "adalovelace").status_code == 200
+    assert login(api, USER, "adalovelace").status_code == 200
 
 
 # --- Conflicts --------------------------------------------------------------------------
@@ -527,8 +528,8 @@ def test_non_ascii_case_variants_collide(api, first, second, field):
 def test_a_non_ascii_username_logs_in_in_any_case(api):
     assert _register(api, username="Ærøskøbing").status_code == 201
 
-    assert login(api, "ærøskøbing").status_code == 200
-    assert login(api, "ÆRØSKØBING").status_code == 200
+    assert login(api, USER, "ærøskøbing").status_code == 200
+    assert login(api, USER, "ÆRØSKØBING").status_code == 200
 
 
 def test_full_width_email_variant_collides_with_an_existing_email(api):
@@ -544,7 +545,7 @@ def test_a_user_registered_with_a_full_width_email_logs_in_by_that_email(api):
     email = "ada@" + full_width("example") + ".com"
     assert _register(api, email=email).status_code == 201
 
-    assert login(api, email).status_code == 200
+    assert login(api, USER, email).status_code == 200
 
 
 def test_a_username_may_not_be_another_accounts_email(api, settings):

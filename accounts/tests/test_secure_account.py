@@ -12,10 +12,11 @@ from rest_framework.test import APIClient
 
 from accounts.mail import Notice
 from accounts.notices import account_notify
-from accounts.tests.factories import PASSWORD, make_user
-from accounts.tests.helpers import assert_error, login, login_pair
+from accounts.tests.factories import make_user
 from accounts.tests.mailing import Mailbox, code_in, link_in, parts, run_worker, task_rows
+from config.testing import PASSWORD, assert_error, login, login_pair
 from tokens.models import OneTimeCode, Token
+from tokens.realms import USER
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def auth(token: str) -> dict[str, str]:
 
 
 def change_password(api: APIClient, username: str) -> dict[str, Any]:
-    pair = login_pair(api, username)
+    pair = login_pair(api, USER, username)
     response = api.post(
         "/api/v1/users/me/password",
         {"current_password": PASSWORD, "new_password": CHANGED},
@@ -50,7 +51,7 @@ def test_a_password_change_mails_a_notice_and_its_link_secures_the_account(
 ) -> None:
     user = make_user()
     pair = change_password(api, user.username)
-    other = login_pair(api, user.username, CHANGED)
+    other = login_pair(api, USER, user.username, CHANGED)
     run_worker()
     (notice,) = smtp.to(user.email)
     assert notice["Subject"] == "Your Example Accounts password was changed"
@@ -67,7 +68,7 @@ def test_a_password_change_mails_a_notice_and_its_link_secures_the_account(
         assert_error(
             api.get("/api/v1/users/me", headers=auth(session["access_token"])), 401, "TOKEN_INVALID"
         )
-    assert_error(login(api, user.username, CHANGED), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, USER, user.username, CHANGED), 401, "INVALID_CREDENTIALS")
 
     # A reset mail follows; its link sets a new password.
     run_worker()
@@ -79,7 +80,7 @@ def test_a_password_change_mails_a_notice_and_its_link_secures_the_account(
         format="json",
     )
     assert response.status_code == 200
-    assert login(api, user.username, "my very own passphrase").status_code == 200
+    assert login(api, USER, user.username, "my very own passphrase").status_code == 200
 
     # The secure-account code worked once.
     assert_error(
@@ -113,7 +114,7 @@ def test_securing_ends_a_reset_code_someone_else_asked_for(api: APIClient, smtp:
 @pytest.mark.parametrize("body", [{}, {"token": ""}, {"token": 5}, {"token": "unknown"}])
 def test_bad_secure_account_codes_change_nothing(api: APIClient, body: Any) -> None:
     user = make_user()
-    pair = login_pair(api, user.username)
+    pair = login_pair(api, USER, user.username)
     response = api.post(SECURE, body, format="json")
     body = assert_error(response, 400, "VALIDATION_ERROR")
     assert "token" in body["error"]["details"]

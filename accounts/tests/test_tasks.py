@@ -17,8 +17,9 @@ from rest_framework.test import APIClient
 
 from accounts.services import account_change_password
 from accounts.tasks import RETRY_DELAYS
-from accounts.tests.factories import PASSWORD, make_user
+from accounts.tests.factories import make_user
 from accounts.tests.mailing import Mailbox, code_in, run_worker, task_rows
+from config.testing import PASSWORD
 from tokens.models import OneTimeCode
 
 pytestmark = pytest.mark.django_db

@@ -11,13 +11,10 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from accounts.models import AbstractAccount
-from accounts.tests.factories import PASSWORD as USER_PASSWORD
-from accounts.tests.helpers import bearer, login_pair
 from admins.models import Admin
-from admins.tests.factories import PASSWORD
+from config.testing import PASSWORD, bearer, login_pair
 from tokens.models import Token
-
-ADMIN_LOGIN = "/api/v1/admin/auth/login"
+from tokens.realms import ADMIN, USER, realm_of
 
 # What the API shows of an admin to the admin themself, and of a user to an admin.
 ADMIN_FIELDS = {
@@ -62,27 +59,14 @@ _STORED = (
 )
 
 
-def admin_login(api: APIClient, username: str, password: str = PASSWORD, **extra: Any) -> Any:
-    return api.post(
-        ADMIN_LOGIN, {"username": username, "password": password}, format="json", **extra
-    )
-
-
-def admin_pair(api: APIClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
-    response = admin_login(api, username, password)
-    assert response.status_code == 200, response.content
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
 def admin_token(api: APIClient, admin: Admin) -> str:
     """The access token of a new login session of `admin`."""
-    access: str = admin_pair(api, admin.username)["access_token"]
+    access: str = login_pair(api, ADMIN, admin.username)["access_token"]
     return access
 
 
 def user_token(api: APIClient, username: str) -> str:
-    access: str = login_pair(api, username, USER_PASSWORD)["access_token"]
+    access: str = login_pair(api, USER, username)["access_token"]
     return access
 
 
@@ -91,10 +75,7 @@ def credentials(
 ) -> dict[str, str]:
     """A new login session's access and refresh tokens, and a read+write personal token
     (logging in with `password`, else the factories' password)."""
-    if isinstance(account, Admin):
-        pair = admin_pair(api, account.username, password or PASSWORD)
-    else:
-        pair = login_pair(api, account.username, password or USER_PASSWORD)
+    pair = login_pair(api, realm_of(account), account.username, password or PASSWORD)
     headers: Any = bearer(pair["access_token"])
     created = api.post(
         "/api/v1/tokens", {"name": "script", "scopes": ["read", "write"]}, format="json", **headers
@@ -109,15 +90,15 @@ def credentials(
 
 def works(api: APIClient, account: AbstractAccount, creds: dict[str, str]) -> dict[str, int]:
     """The status each of `credentials`' tokens gets now."""
-    prefix = "/api/v1/admin" if isinstance(account, Admin) else "/api/v1"
-    me = f"{prefix}/me" if isinstance(account, Admin) else f"{prefix}/users/me"
+    prefix = f"/api/v1/{realm_of(account).url_prefix}"
+    me = f"{prefix}me" if isinstance(account, Admin) else f"{prefix}users/me"
     access: Any = bearer(creds["access"])
     pat: Any = bearer(creds["pat"])
     return {
         "access": api.get(me, **access).status_code,
         "pat": api.get(me, **pat).status_code,
         "refresh": api.post(
-            f"{prefix}/auth/refresh", {"refresh_token": creds["refresh"]}, format="json"
+            f"{prefix}auth/refresh", {"refresh_token": creds["refresh"]}, format="json"
         ).status_code,
     }
 

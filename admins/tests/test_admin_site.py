@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from accounts.tests.factories import make_user
 from admins.models import Admin, AdminIdentifier
-from admins.tests.factories import PASSWORD, make_admin
+from admins.tests.factories import make_admin
+from config.testing import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

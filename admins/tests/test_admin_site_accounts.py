@@ -12,13 +12,11 @@ from django.test import Client
 
 from accounts.models import User, UserIdentifier
 from accounts.tests.factories import full_width, make_user
-from accounts.tests.helpers import assert_error, login
 from admins.models import Admin, AdminIdentifier
 from admins.tests.factories import make_admin
 from admins.tests.helpers import (
     ALIVE,
     REVOKED,
-    admin_login,
     audit_lines,
     capture_audit,
     credentials,
@@ -27,6 +25,8 @@ from admins.tests.helpers import (
     token_rows,
     works,
 )
+from config.testing import assert_error, login
+from tokens.realms import ADMIN, USER, realm_of
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +123,7 @@ def test_a_superuser_adds_a_user_who_can_then_log_in_through_the_api(site, api, 
     )
     assert (user.is_active, user.deleted_at) == (True, None)
     assert set(user.identifiers.values_list("value", flat=True)) == {"grace", "grace@example.com"}
-    body = login(api, "grace@example.com", NEW_PASSWORD).json()
+    body = login(api, USER, "grace@example.com", NEW_PASSWORD).json()
     assert body["data"]["user"]["id"] == user.pk
     assert audit_lines(caplog) == [(root.pk, "create", user.pk)]
     assert _history(site, user) == [("root", "Added.")]
@@ -138,7 +138,7 @@ def test_a_superuser_adds_an_admin_who_can_then_log_in_through_the_api(site, api
     assert response.status_code == 302
     assert response["Location"] == f"{ADMINS}{staffer.pk}/change/"
     assert staffer.is_superuser is False
-    response = admin_login(api, "staffer", NEW_PASSWORD)
+    response = login(api, ADMIN, "staffer", NEW_PASSWORD)
     assert response.status_code == 200, response.content
     assert response.json()["data"]["admin"]["id"] == staffer.pk
     assert audit_lines(caplog) == [(root.pk, "create", staffer.pk)]
@@ -167,7 +167,7 @@ def test_an_admin_with_the_add_user_permission_adds_users(api):
     assert response.status_code == 302
     assert "/change/" not in response["Location"]
     assert User.objects.filter(username="grace").exists()
-    assert login(api, "grace", NEW_PASSWORD).status_code == 200
+    assert login(api, USER, "grace", NEW_PASSWORD).status_code == 200
 
 
 TAKEN = [
@@ -321,7 +321,7 @@ def test_setting_a_password_revokes_every_old_token_and_replaces_the_old_passwor
     account = factory(username="ada")
     old = credentials(api, account)
     another = credentials(api, account)
-    log_in = admin_login if isinstance(account, Admin) else login
+    realm = realm_of(account)
     capture_audit(caplog)
 
     page = site.get(_password(account))
@@ -336,8 +336,8 @@ def test_setting_a_password_revokes_every_old_token_and_replaces_the_old_passwor
     ]
     assert works(api, account, old) == REVOKED
     assert works(api, account, another) == REVOKED
-    assert_error(log_in(api, "ada"), 401, "INVALID_CREDENTIALS")
-    assert log_in(api, "ada", NEW_PASSWORD).status_code == 200
+    assert_error(login(api, realm, "ada"), 401, "INVALID_CREDENTIALS")
+    assert login(api, realm, "ada", NEW_PASSWORD).status_code == 200
     assert audit_lines(caplog) == [(root.pk, "set_password", account.pk)]
     assert _history(site, account) == [
         ("root", "Changed password: every session and token revoked.")
@@ -463,7 +463,7 @@ def test_add_then_set_the_password_then_read_it_all_in_the_history(site, api, ch
     set its password, which ends every old token and the old password; History has both."""
     site.post(f"{changelist}add/", _add_form())
     account = (User if changelist == USERS else Admin).objects.get(username="grace")
-    log_in = login if changelist == USERS else admin_login
+    realm = USER if changelist == USERS else ADMIN
     old = credentials(api, account, NEW_PASSWORD)  # the password given on the add page
 
     site.post(
@@ -472,8 +472,8 @@ def test_add_then_set_the_password_then_read_it_all_in_the_history(site, api, ch
     )
 
     assert works(api, account, old) == REVOKED
-    assert_error(log_in(api, "grace", NEW_PASSWORD), 401, "INVALID_CREDENTIALS")
-    assert log_in(api, "grace", "another passphrase 77").status_code == 200
+    assert_error(login(api, realm, "grace", NEW_PASSWORD), 401, "INVALID_CREDENTIALS")
+    assert login(api, realm, "grace", "another passphrase 77").status_code == 200
     assert _history(site, account) == [
         ("root", "Added."),
         ("root", "Changed password: every session and token revoked."),

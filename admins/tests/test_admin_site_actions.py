@@ -14,19 +14,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer, login, login_pair
 from admins.models import Admin
-from admins.tests.factories import PASSWORD, make_admin
-from admins.tests.helpers import (
-    admin_login,
-    admin_pair,
-    audit_lines,
-    capture_audit,
-    grant,
-    stored,
-    token_rows,
-)
+from admins.tests.factories import make_admin
+from admins.tests.helpers import audit_lines, capture_audit, grant, stored, token_rows
+from config.testing import PASSWORD, assert_error, bearer, login, login_pair
 from tokens.models import Token
+from tokens.realms import ADMIN, USER
 from tokens.services import session_start
 
 pytestmark = pytest.mark.django_db
@@ -72,8 +65,8 @@ def _messages(response: Any) -> list[tuple[str, str]]:
 def test_block_users_revokes_the_users_session_and_refuses_their_login(site, api, root, caplog):
     ada = make_user(username="ada")
     bob = make_user(username="bob")
-    session = login_pair(api, "ada")
-    bystander = login_pair(api, "bob")
+    session = login_pair(api, USER, "ada")
+    bystander = login_pair(api, USER, "bob")
     capture_audit(caplog)
 
     response = _act(site, USERS, "block_users", ada)
@@ -85,7 +78,7 @@ def test_block_users_revokes_the_users_session_and_refuses_their_login(site, api
     assert_error(
         api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
     )
-    assert_error(login(api, "ada"), 403, "ACCOUNT_INACTIVE")
+    assert_error(login(api, USER, "ada"), 403, "ACCOUNT_INACTIVE")
     assert api.get("/api/v1/users/me", **bearer(bystander["access_token"])).status_code == 200
     bob.refresh_from_db()
     assert bob.is_active is True
@@ -98,14 +91,14 @@ def test_activate_users_lets_blocked_users_log_in_again(site, api, root, caplog)
 
     _act(site, USERS, "activate_users", *blocked)
 
-    assert all(login(api, user.username).status_code == 200 for user in blocked)
+    assert all(login(api, USER, user.username).status_code == 200 for user in blocked)
     assert sorted(audit_lines(caplog)) == sorted((root.pk, "activate", u.pk) for u in blocked)
 
 
 def test_unlock_clears_the_failure_count_and_the_lock(site, api, root, caplog):
     ada = make_user(username="ada")
     for _ in range(5):
-        login(api, "ada", WRONG)
+        login(api, USER, "ada", WRONG)
     ada.refresh_from_db()
     assert ada.locked_until is not None
     capture_audit(caplog)
@@ -114,13 +107,13 @@ def test_unlock_clears_the_failure_count_and_the_lock(site, api, root, caplog):
 
     ada.refresh_from_db()
     assert (ada.failed_login_attempts, ada.locked_until) == (0, None)
-    assert login(api, "ada").status_code == 200
+    assert login(api, USER, "ada").status_code == 200
     assert audit_lines(caplog) == [(root.pk, "unlock", ada.pk)]
 
 
 def test_delete_users_soft_deletes_and_restore_users_undoes_it(site, api, root, caplog):
     ada = make_user(username="ada")
-    session = login_pair(api, "ada")
+    session = login_pair(api, USER, "ada")
     capture_audit(caplog)
 
     _act(site, USERS, "delete_users", ada)
@@ -131,20 +124,20 @@ def test_delete_users_soft_deletes_and_restore_users_undoes_it(site, api, root, 
     assert_error(
         api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
     )
-    assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, USER, "ada"), 401, "INVALID_CREDENTIALS")
 
     _act(site, USERS, "restore_users", ada)
 
     ada.refresh_from_db()
     assert ada.deleted_at is None
-    assert login(api, "ada").status_code == 200
+    assert login(api, USER, "ada").status_code == 200
     assert audit_lines(caplog) == [(root.pk, "delete", ada.pk), (root.pk, "restore", ada.pk)]
 
 
 def test_revoke_tokens_ends_every_session_of_the_selected_users(site, api, root, caplog):
     ada, bob = make_user(username="ada"), make_user(username="bob")
-    sessions = [login_pair(api, "ada"), login_pair(api, "ada")]
-    bystander = login_pair(api, "bob")
+    sessions = [login_pair(api, USER, "ada"), login_pair(api, USER, "ada")]
+    bystander = login_pair(api, USER, "bob")
     capture_audit(caplog)
 
     _act(site, USERS, "revoke_tokens", ada)
@@ -199,7 +192,7 @@ def test_an_admin_who_may_only_view_cannot_run_an_action(caplog, changelist, per
 
 def test_block_admins_revokes_the_admins_session_and_refuses_their_login(site, api, root, caplog):
     staffer = make_admin(username="staffer")
-    session = admin_pair(api, "staffer")
+    session = login_pair(api, ADMIN, "staffer")
     capture_audit(caplog)
 
     _act(site, ADMINS, "block_admins", staffer)
@@ -209,7 +202,7 @@ def test_block_admins_revokes_the_admins_session_and_refuses_their_login(site, a
     assert_error(
         api.get("/api/v1/admin/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
     )
-    assert_error(admin_login(api, "staffer"), 403, "ACCOUNT_INACTIVE")
+    assert_error(login(api, ADMIN, "staffer"), 403, "ACCOUNT_INACTIVE")
     assert set(audit_lines(caplog)) == {(root.pk, "block", staffer.pk)}
 
 
@@ -217,7 +210,7 @@ def test_blocking_yourself_through_the_action_is_refused_and_changes_nothing(
     site, api, root, caplog
 ):
     make_admin(username="other", is_superuser=True)
-    session = admin_pair(api, "root")
+    session = login_pair(api, ADMIN, "root")
     before, tokens_before = stored(root), token_rows()
     capture_audit(caplog)
 
@@ -274,19 +267,19 @@ def test_activate_admins_lets_a_blocked_admin_log_in_again(site, api):
 
     blocked.refresh_from_db()
     assert blocked.is_active is True
-    assert admin_login(api, "blocked").status_code == 200
+    assert login(api, ADMIN, "blocked").status_code == 200
 
 
 def test_unlock_admins_lets_a_locked_admin_log_in(site, api):
     locked = make_admin(username="locked")
     for _ in range(5):
-        admin_login(api, "locked", WRONG)
+        login(api, ADMIN, "locked", WRONG)
 
     _act(site, ADMINS, "unlock", locked)
 
     locked.refresh_from_db()
     assert (locked.failed_login_attempts, locked.locked_until) == (0, None)
-    assert admin_login(api, "locked").status_code == 200
+    assert login(api, ADMIN, "locked").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -313,7 +306,7 @@ def test_each_admin_action_writes_one_audit_line_per_admin(
 
 def test_revoke_tokens_on_admins_ends_their_sessions(site, api, root):
     staffer = make_admin(username="staffer")
-    session = admin_pair(api, "staffer")
+    session = login_pair(api, ADMIN, "staffer")
 
     _act(site, ADMINS, "revoke_tokens", staffer)
 
@@ -329,9 +322,9 @@ def test_revoke_tokens_on_admins_ends_their_sessions(site, api, root):
 
 def test_the_token_changelist_lists_sessions_of_both_realms_without_secrets(site, api):
     make_user(username="ada")
-    login_pair(api, "ada")
+    login_pair(api, USER, "ada")
     make_admin(username="staffer")
-    admin_pair(api, "staffer")
+    login_pair(api, ADMIN, "staffer")
 
     response = site.get(TOKENS)
 
@@ -348,7 +341,7 @@ def test_the_token_changelist_lists_sessions_of_both_realms_without_secrets(site
 
 def test_the_token_change_page_is_read_only_and_never_shows_a_secret(site, api):
     make_user(username="ada")
-    pair = login_pair(api, "ada")
+    pair = login_pair(api, USER, "ada")
     row = Token.objects.get()
     before = token_rows()
 
@@ -369,7 +362,7 @@ def test_the_token_change_page_is_read_only_and_never_shows_a_secret(site, api):
 
 def test_revoke_selected_tokens_revokes_only_those(site, api):
     make_user(username="ada")
-    first, second = login_pair(api, "ada"), login_pair(api, "ada")
+    first, second = login_pair(api, USER, "ada"), login_pair(api, USER, "ada")
     rows = list(Token.objects.order_by("pk"))
 
     response = _act(site, TOKENS, "revoke_selected_tokens", rows[0])
@@ -390,7 +383,7 @@ def test_revoke_selected_tokens_revokes_only_those(site, api):
 )
 def test_there_is_no_delete_for_users_admins_or_tokens_nor_an_add_for_tokens(site, api, root, path):
     user = make_user(username="ada")
-    login_pair(api, "ada")
+    login_pair(api, USER, "ada")
     token = Token.objects.get()
     url = path.format(user=user.pk, admin=root.pk, token=token.pk)
     before = (User.objects.count(), Admin.objects.count(), token_rows())
@@ -438,7 +431,7 @@ def test_five_wrong_passwords_on_the_site_lock_the_admin_and_then_even_the_right
     assert response.status_code == 200
     assert "locked" in response.content.decode()
     assert "_auth_user_id" not in client.session
-    body = assert_error(admin_login(api, "staffer"), 423, "ACCOUNT_LOCKED")
+    body = assert_error(login(api, ADMIN, "staffer"), 423, "ACCOUNT_LOCKED")
     assert body["error"]["details"]["retry_after"] > 0
     assert Token.objects.count() == 0
 
@@ -471,8 +464,8 @@ def test_site_login_attempts_count_in_the_admin_realms_rate_limit(api, settings)
     assert "_auth_user_id" not in client.session
     staffer.refresh_from_db()
     assert staffer.failed_login_attempts == 2
-    assert_error(admin_login(api, "staffer"), 429, "RATE_LIMITED")
-    assert login(api, "ada").status_code == 200
+    assert_error(login(api, ADMIN, "staffer"), 429, "RATE_LIMITED")
+    assert login(api, USER, "ada").status_code == 200
 
 
 # --- The account's own page: the actions that apply to it --------------------------------
@@ -509,7 +502,7 @@ def test_an_admins_page_offers_the_admin_actions(site):
 
 def test_a_button_runs_its_action_on_that_account_and_comes_back(site, api, root, caplog):
     ada = make_user(username="ada")
-    session = login_pair(api, "ada")
+    session = login_pair(api, USER, "ada")
     capture_audit(caplog)
 
     response = site.post(f"{USERS}{ada.pk}/actions/block_users/", follow=True)
@@ -583,7 +576,7 @@ def test_revoking_selected_tokens_says_what_changed_and_is_in_each_owners_histor
     site, api, root, caplog
 ):
     ada, bob = make_user(username="ada"), make_user(username="bob")
-    login_pair(api, "ada"), login_pair(api, "ada"), login_pair(api, "bob")
+    login_pair(api, USER, "ada"), login_pair(api, USER, "ada"), login_pair(api, USER, "bob")
     ada_first, ada_second, bob_only = Token.objects.order_by("pk")
     _act(site, TOKENS, "revoke_selected_tokens", ada_first)
     earlier = LogEntry.objects.get()

@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 
 from accounts.models import User, UserIdentifier
-from accounts.tests.helpers import run_together
 from admins.models import Admin
 from admins.tests.factories import make_admin
+from config.testing import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -15,10 +15,10 @@ from django.utils import formats, timezone
 
 from accounts.models import User
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import bearer
 from admins.models import Admin
 from admins.tests.factories import make_admin
 from admins.tests.helpers import admin_token, audit_lines, capture_audit, stored
+from config.testing import bearer
 from tokens.services import session_start
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,11 @@ from django.test import Client
 
 from accounts.models import UserIdentifier
 from accounts.tests.factories import full_width, make_user
-from accounts.tests.helpers import login
 from admins.models import Admin, AdminIdentifier
 from admins.tests.factories import make_admin
-from admins.tests.helpers import admin_login, stored
+from admins.tests.helpers import stored
+from config.testing import login
+from tokens.realms import ADMIN, USER
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,7 @@ def test_the_user_change_form_refuses_another_users_identifier_and_writes_nothin
     assert errors == {field: [f"This {field} is already taken."]}
     assert stored(mallory) == before
     assert _rows(UserIdentifier) == rows
-    assert login(api, "victim@example.com").json()["data"]["user"]["id"] == victim.pk
+    assert login(api, USER, "victim@example.com").json()["data"]["user"]["id"] == victim.pk
 
 
 @pytest.mark.parametrize(("changes", "field"), REFUSED, ids=REFUSED_IDS)
@@ -95,7 +96,7 @@ def test_the_admin_change_form_refuses_another_admins_identifier_and_writes_noth
     assert errors == {field: [f"This {field} is already taken."]}
     assert stored(mallory) == before
     assert _rows(AdminIdentifier) == rows
-    assert admin_login(api, "victim@example.com").json()["data"]["admin"]["id"] == victim.pk
+    assert login(api, ADMIN, "victim@example.com").json()["data"]["admin"]["id"] == victim.pk
 
 
 def test_a_username_taken_as_a_username_is_reported_once(site):
@@ -125,6 +126,6 @@ def test_a_change_through_the_form_moves_the_identifiers(site, api):
         "countess",
         "countess@example.com",
     }
-    assert login(api, "countess@example.com").status_code == 200
+    assert login(api, USER, "countess@example.com").status_code == 200
     # The old email is free again, as anyone's username.
     assert make_user(username="ada@example.com").pk != ada.pk

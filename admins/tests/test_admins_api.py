@@ -10,14 +10,11 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer, run_together
 from admins.models import Admin, AdminIdentifier
 from admins.tests.factories import make_admin
 from admins.tests.helpers import (
     ADMIN_FIELDS,
     LOCKOUT_FIELDS,
-    admin_login,
-    admin_pair,
     admin_token,
     audit_lines,
     capture_audit,
@@ -25,6 +22,8 @@ from admins.tests.helpers import (
     stored,
     token_rows,
 )
+from config.testing import assert_error, bearer, login, login_pair, run_together
+from tokens.realms import ADMIN
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +122,7 @@ def test_create_makes_an_admin_who_can_log_in(api, auth, root, caplog):
     created = Admin.objects.get(username="newbie")
     assert created.check_password(NEW["password"])
     assert audit_lines(caplog) == [(root.pk, "create", created.pk)]
-    logged_in = admin_login(api, "NEWBIE", NEW["password"])
+    logged_in = login(api, ADMIN, "NEWBIE", NEW["password"])
     assert logged_in.status_code == 200
     assert logged_in.json()["data"]["admin"]["id"] == created.pk
 
@@ -135,7 +134,7 @@ def test_create_honours_is_superuser(api, auth):
     assert response.json()["data"]["is_superuser"] is True
     created = Admin.objects.get(username="newbie")
     assert created.is_superuser is True
-    token = admin_pair(api, "newbie", NEW["password"])["access_token"]
+    token = login_pair(api, ADMIN, "newbie", NEW["password"])["access_token"]
     assert api.get(URL, **bearer(token)).status_code == 200
 
 
@@ -272,7 +271,7 @@ def test_put_is_a_partial_update_too(api, auth, staffer):
 def test_block_ends_the_admins_session_at_once_and_refuses_their_login(
     api, auth, root, staffer, caplog
 ):
-    session = admin_pair(api, "staffer")
+    session = login_pair(api, ADMIN, "staffer")
     capture_audit(caplog)
 
     response = api.patch(f"{_detail(staffer)}/block", **auth)
@@ -286,7 +285,7 @@ def test_block_ends_the_admins_session_at_once_and_refuses_their_login(
     assert_error(
         api.post("/api/v1/admin/auth/refresh", refresh, format="json"), 401, "TOKEN_INVALID"
     )
-    assert_error(admin_login(api, "staffer"), 403, "ACCOUNT_INACTIVE")
+    assert_error(login(api, ADMIN, "staffer"), 403, "ACCOUNT_INACTIVE")
     assert audit_lines(caplog) == [(root.pk, "block", staffer.pk)]
 
 
@@ -308,14 +307,14 @@ def test_activate_lets_a_blocked_admin_log_in_again(api, auth, root, caplog):
 
     assert response.status_code == 200
     assert response.json()["data"]["is_active"] is True
-    assert admin_login(api, "blocked").status_code == 200
+    assert login(api, ADMIN, "blocked").status_code == 200
     assert audit_lines(caplog) == [(root.pk, "activate", blocked.pk)]
 
 
 def test_unlock_lets_a_locked_admin_log_in(api, auth, root, staffer, caplog):
     for _ in range(5):
-        admin_login(api, "staffer", WRONG)
-    assert_error(admin_login(api, "staffer"), 423, "ACCOUNT_LOCKED")
+        login(api, ADMIN, "staffer", WRONG)
+    assert_error(login(api, ADMIN, "staffer"), 423, "ACCOUNT_LOCKED")
     capture_audit(caplog)
 
     response = api.patch(f"{_detail(staffer)}/unlock", **auth)
@@ -327,7 +326,7 @@ def test_unlock_lets_a_locked_admin_log_in(api, auth, root, staffer, caplog):
         None,
         False,
     )
-    assert admin_login(api, "staffer").status_code == 200
+    assert login(api, ADMIN, "staffer").status_code == 200
     assert audit_lines(caplog) == [(root.pk, "unlock", staffer.pk)]
 
 
@@ -339,7 +338,7 @@ def test_a_non_superuser_admin_is_forbidden_everywhere_even_with_admin_permissio
 ):
     grant(staffer, "view_admin", "add_admin", "change_admin")
     token = admin_token(api, staffer)
-    root_session = admin_pair(api, "root")
+    root_session = login_pair(api, ADMIN, "root")
     before, tokens_before = stored(root), token_rows()
     capture_audit(caplog)
     requests = [

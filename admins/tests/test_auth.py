@@ -11,22 +11,20 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD as USER_PASSWORD
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer, login, login_pair
 from admins.models import Admin
-from admins.tests.factories import PASSWORD, make_admin
+from admins.tests.factories import make_admin
 from admins.tests.helpers import (
     ADMIN_FIELDS,
     LOCKOUT_FIELDS,
-    admin_login,
-    admin_pair,
     admin_token,
     stored,
     token_rows,
     user_token,
 )
+from config.testing import PASSWORD, assert_error, bearer, login, login_pair
 from tokens.models import Token
+from tokens.realms import ADMIN, USER
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +55,7 @@ def ada() -> User:
 
 
 def test_admin_login_by_username_answers_the_token_pair_and_the_admin(api, root):
-    response = admin_login(api, "root")
+    response = login(api, ADMIN, "root")
 
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
@@ -84,18 +82,18 @@ def test_admin_login_by_username_answers_the_token_pair_and_the_admin(api, root)
 
 @pytest.mark.parametrize("identifier", ["Root@Example.com", "root@example.com", "ROOT@EXAMPLE.COM"])
 def test_admin_login_by_email_in_any_case(api, root, identifier):
-    response = admin_login(api, identifier)
+    response = login(api, ADMIN, identifier)
 
     assert response.status_code == 200
     assert response.json()["data"]["admin"]["id"] == root.pk
 
 
 def test_admin_login_by_username_in_another_case(api, root):
-    assert admin_login(api, "ROOT").json()["data"]["admin"]["id"] == root.pk
+    assert login(api, ADMIN, "ROOT").json()["data"]["admin"]["id"] == root.pk
 
 
 def test_admin_login_with_a_wrong_password_counts_a_failure_and_issues_nothing(api, root):
-    assert_error(admin_login(api, "root", WRONG), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, ADMIN, "root", WRONG), 401, "INVALID_CREDENTIALS")
 
     root.refresh_from_db()
     assert root.failed_login_attempts == 1
@@ -103,7 +101,7 @@ def test_admin_login_with_a_wrong_password_counts_a_failure_and_issues_nothing(a
 
 
 def test_admin_login_for_an_unknown_admin_is_invalid_credentials(api, root):
-    assert_error(admin_login(api, "nobody"), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, ADMIN, "nobody"), 401, "INVALID_CREDENTIALS")
 
     assert Token.objects.count() == 0
 
@@ -112,16 +110,16 @@ def test_a_soft_deleted_admin_cannot_log_in(api):
     gone = make_admin(username="gone", deleted_at=timezone.now())
     before = stored(gone)
 
-    assert_error(admin_login(api, "gone"), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, ADMIN, "gone"), 401, "INVALID_CREDENTIALS")
 
     assert stored(gone) == before
     assert Token.objects.count() == 0
 
 
 def test_a_successful_admin_login_resets_the_failure_count(api, root):
-    admin_login(api, "root", WRONG)
+    login(api, ADMIN, "root", WRONG)
 
-    assert admin_login(api, "root").status_code == 200
+    assert login(api, ADMIN, "root").status_code == 200
 
     root.refresh_from_db()
     assert (root.failed_login_attempts, root.locked_until) == (0, None)
@@ -132,7 +130,7 @@ def test_a_successful_admin_login_resets_the_failure_count(api, root):
 
 
 def test_admin_refresh_rotates_the_refresh_token_and_answers_the_admin(api, root):
-    pair = admin_pair(api, "root")
+    pair = login_pair(api, ADMIN, "root")
 
     response = api.post(REFRESH, {"refresh_token": pair["refresh_token"]}, format="json")
 
@@ -147,7 +145,7 @@ def test_admin_refresh_rotates_the_refresh_token_and_answers_the_admin(api, root
 
 
 def test_a_rotated_away_admin_refresh_token_is_refused_and_revokes_the_session(api, root):
-    pair = admin_pair(api, "root")
+    pair = login_pair(api, ADMIN, "root")
     new = api.post(REFRESH, {"refresh_token": pair["refresh_token"]}, format="json")
     newest = new.json()["data"]
 
@@ -158,7 +156,7 @@ def test_a_rotated_away_admin_refresh_token_is_refused_and_revokes_the_session(a
 
 
 def test_admin_logout_revokes_the_session_at_once(api, root):
-    pair = admin_pair(api, "root")
+    pair = login_pair(api, ADMIN, "root")
 
     response = api.post(LOGOUT, **bearer(pair["access_token"]))
 
@@ -171,8 +169,8 @@ def test_admin_logout_revokes_the_session_at_once(api, root):
 
 
 def test_admin_logout_revokes_only_the_session_making_the_request(api, root, generous_limit):
-    first = admin_pair(api, "root")
-    second = admin_pair(api, "root")
+    first = login_pair(api, ADMIN, "root")
+    second = login_pair(api, ADMIN, "root")
 
     api.post(LOGOUT, **bearer(first["access_token"]))
 
@@ -180,7 +178,7 @@ def test_admin_logout_revokes_only_the_session_making_the_request(api, root, gen
 
 
 def test_admin_logout_without_a_token_is_not_authenticated(api, root):
-    admin_pair(api, "root")
+    login_pair(api, ADMIN, "root")
     before = token_rows()
 
     response = api.post(LOGOUT)
@@ -314,11 +312,11 @@ def test_patch_admin_me_with_an_invalid_value_is_a_validation_error(api, root, f
 
 def test_the_fifth_wrong_admin_password_locks_the_admin(api, root, generous_limit):
     for attempt in range(1, 5):
-        assert_error(admin_login(api, "root", WRONG), 401, "INVALID_CREDENTIALS")
+        assert_error(login(api, ADMIN, "root", WRONG), 401, "INVALID_CREDENTIALS")
         root.refresh_from_db()
         assert root.failed_login_attempts == attempt
 
-    body = assert_error(admin_login(api, "root", WRONG), 423, "ACCOUNT_LOCKED")
+    body = assert_error(login(api, ADMIN, "root", WRONG), 423, "ACCOUNT_LOCKED")
 
     details = body["error"]["details"]
     assert details["locked_until"].endswith("Z")
@@ -331,10 +329,10 @@ def test_the_fifth_wrong_admin_password_locks_the_admin(api, root, generous_limi
 
 def test_a_locked_admin_is_refused_even_with_the_right_password(api, root, generous_limit):
     for _ in range(5):
-        admin_login(api, "root", WRONG)
+        login(api, ADMIN, "root", WRONG)
     before = stored(root)
 
-    body = assert_error(admin_login(api, "root"), 423, "ACCOUNT_LOCKED")
+    body = assert_error(login(api, ADMIN, "root"), 423, "ACCOUNT_LOCKED")
 
     assert body["error"]["details"]["retry_after"] > 0
     assert stored(root) == before
@@ -344,9 +342,9 @@ def test_a_locked_admin_is_refused_even_with_the_right_password(api, root, gener
 def test_admin_and_user_lockout_counters_are_separate(api, root, generous_limit):
     make_user(username="root", email="root-user@example.com")
     for _ in range(4):
-        login(api, "root", WRONG)
+        login(api, USER, "root", WRONG)
 
-    assert_error(admin_login(api, "root", WRONG), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, ADMIN, "root", WRONG), 401, "INVALID_CREDENTIALS")
 
     root.refresh_from_db()
     assert root.failed_login_attempts == 1
@@ -358,9 +356,9 @@ def test_admin_and_user_lockout_counters_are_separate(api, root, generous_limit)
 def test_admin_login_is_rate_limited_per_ip(api, root, settings):
     settings.RATE_LIMIT_ATTEMPTS = 2
     for _ in range(2):
-        admin_login(api, "nobody", WRONG)
+        login(api, ADMIN, "nobody", WRONG)
 
-    response = admin_login(api, "root")
+    response = login(api, ADMIN, "root")
 
     body = assert_error(response, 429, "RATE_LIMITED")
     assert body["error"]["details"]["retry_after"] == int(response["Retry-After"])
@@ -372,10 +370,10 @@ def test_admin_login_is_rate_limited_per_ip(api, root, settings):
 def test_exhausting_the_user_login_limit_does_not_block_admin_login(api, root, ada, settings):
     settings.RATE_LIMIT_ATTEMPTS = 2
     for _ in range(2):
-        login(api, "nobody", WRONG)
-    assert_error(login(api, "ada", USER_PASSWORD), 429, "RATE_LIMITED")
+        login(api, USER, "nobody", WRONG)
+    assert_error(login(api, USER, "ada", PASSWORD), 429, "RATE_LIMITED")
 
-    response = admin_login(api, "root")
+    response = login(api, ADMIN, "root")
 
     assert response.status_code == 200
 
@@ -383,10 +381,10 @@ def test_exhausting_the_user_login_limit_does_not_block_admin_login(api, root, a
 def test_exhausting_the_admin_login_limit_does_not_block_user_login(api, root, ada, settings):
     settings.RATE_LIMIT_ATTEMPTS = 2
     for _ in range(2):
-        admin_login(api, "nobody", WRONG)
-    assert_error(admin_login(api, "root"), 429, "RATE_LIMITED")
+        login(api, ADMIN, "nobody", WRONG)
+    assert_error(login(api, ADMIN, "root"), 429, "RATE_LIMITED")
 
-    response = login(api, "ada", USER_PASSWORD)
+    response = login(api, USER, "ada", PASSWORD)
 
     assert response.status_code == 200
 
@@ -479,8 +477,8 @@ def test_an_admin_token_is_forbidden_on_the_user_realm(api, root, method, url):
 def test_a_user_and_an_admin_with_the_same_id_never_act_as_each_other(api, generous_limit):
     user = make_user(id=4242, username="same-user", email="same-user@example.com")
     admin = make_admin(id=4242, username="same-admin", email="same-admin@example.com")
-    user_pair = login_pair(api, "same-user")
-    staff_pair = admin_pair(api, "same-admin")
+    user_pair = login_pair(api, USER, "same-user")
+    staff_pair = login_pair(api, ADMIN, "same-admin")
     user_access, staff_access = user_pair["access_token"], staff_pair["access_token"]
 
     assert api.get("/api/v1/users/me", **bearer(user_access)).json()["data"]["username"] == (
@@ -501,7 +499,7 @@ def test_a_user_and_an_admin_with_the_same_id_never_act_as_each_other(api, gener
 
 
 def test_a_user_refresh_token_is_invalid_on_the_admin_refresh_and_keeps_the_user_session(api, ada):
-    pair = login_pair(api, "ada")
+    pair = login_pair(api, USER, "ada")
     before = token_rows()
 
     response = api.post(REFRESH, {"refresh_token": pair["refresh_token"]}, format="json")
@@ -516,7 +514,7 @@ def test_a_user_refresh_token_is_invalid_on_the_admin_refresh_and_keeps_the_user
 def test_an_admin_refresh_token_is_invalid_on_the_user_refresh_and_keeps_the_admin_session(
     api, root
 ):
-    pair = admin_pair(api, "root")
+    pair = login_pair(api, ADMIN, "root")
     before = token_rows()
 
     response = api.post(
@@ -534,7 +532,7 @@ def test_an_admin_refresh_token_is_invalid_on_the_user_refresh_and_keeps_the_adm
 def test_user_credentials_on_the_admin_login_are_invalid_credentials(api, ada):
     before = stored(ada)
 
-    assert_error(admin_login(api, "ada", USER_PASSWORD), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, ADMIN, "ada", PASSWORD), 401, "INVALID_CREDENTIALS")
 
     assert stored(ada) == before
     assert Token.objects.count() == 0
@@ -543,7 +541,7 @@ def test_user_credentials_on_the_admin_login_are_invalid_credentials(api, ada):
 def test_admin_credentials_on_the_user_login_are_invalid_credentials(api, root):
     before = stored(root)
 
-    assert_error(login(api, "root", PASSWORD), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, USER, "root", PASSWORD), 401, "INVALID_CREDENTIALS")
 
     assert stored(root) == before
     assert Token.objects.count() == 0

@@ -8,9 +8,9 @@ import pytest
 
 from accounts.models import User
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer
 from admins.models import Admin
 from admins.tests.factories import make_admin
+from config.testing import assert_error, bearer
 from tokens.services import session_start
 
 pytestmark = pytest.mark.django_db

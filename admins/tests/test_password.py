@@ -12,22 +12,13 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD as USER_PASSWORD
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer, login, login_pair
 from admins.models import Admin
-from admins.tests.factories import PASSWORD, make_admin
-from admins.tests.helpers import (
-    ALIVE,
-    REVOKED,
-    admin_login,
-    admin_pair,
-    credentials,
-    stored,
-    token_rows,
-    works,
-)
+from admins.tests.factories import make_admin
+from admins.tests.helpers import ALIVE, REVOKED, credentials, stored, token_rows, works
+from config.testing import PASSWORD, assert_error, bearer, login, login_pair
 from tokens.models import Token
+from tokens.realms import ADMIN, USER
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +44,7 @@ def root() -> Admin:
 
 def test_an_admin_changes_their_password_and_every_other_login_ends(api, root):
     old = credentials(api, root)
-    session = admin_pair(api, "root")
+    session = login_pair(api, ADMIN, "root")
 
     response = api.post(
         URL,
@@ -66,12 +57,12 @@ def test_an_admin_changes_their_password_and_every_other_login_ends(api, root):
     assert response.json() == {"success": True, "message": "Password changed", "data": None}
     assert works(api, root, old) == REVOKED
     assert api.get(ME, **bearer(session["access_token"])).status_code == 200
-    assert_error(admin_login(api, "root", PASSWORD), 401, "INVALID_CREDENTIALS")
-    assert admin_login(api, "root", NEW_PASSWORD).status_code == 200
+    assert_error(login(api, ADMIN, "root", PASSWORD), 401, "INVALID_CREDENTIALS")
+    assert login(api, ADMIN, "root", NEW_PASSWORD).status_code == 200
 
 
 def test_a_wrong_current_password_changes_nothing(api, root):
-    session = admin_pair(api, "root")
+    session = login_pair(api, ADMIN, "root")
     before, tokens = stored(root), token_rows()
 
     response = api.post(
@@ -88,7 +79,7 @@ def test_a_wrong_current_password_changes_nothing(api, root):
 
 
 def test_a_new_password_the_validators_refuse_changes_nothing(api, root):
-    session = admin_pair(api, "root")
+    session = login_pair(api, ADMIN, "root")
     before, tokens = stored(root), token_rows()
 
     response = api.post(
@@ -122,12 +113,12 @@ def test_a_personal_token_cannot_change_the_admins_password(api, root):
 
 def test_a_user_token_is_forbidden_on_the_admins_password(api):
     ada = make_user(username="ada")
-    token = login_pair(api, "ada")["access_token"]
+    token = login_pair(api, USER, "ada")["access_token"]
     hashed = ada.password
 
     response = api.post(
         URL,
-        {"current_password": USER_PASSWORD, "new_password": NEW_PASSWORD},
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
         format="json",
         **bearer(token),
     )
@@ -138,7 +129,7 @@ def test_a_user_token_is_forbidden_on_the_admins_password(api):
 
 
 def test_the_admins_password_change_is_throttled_like_a_password_check(api, root, settings):
-    session = admin_pair(api, "root")
+    session = login_pair(api, ADMIN, "root")
     settings.RATE_LIMIT_ATTEMPTS = 2
     wrong = {"current_password": "not my password", "new_password": NEW_PASSWORD}
     for _ in range(2):
@@ -180,7 +171,7 @@ def test_the_site_password_change_revokes_every_api_login_of_the_admin(api, root
     assert works(api, root, old) == REVOKED
     # The admin site's own session survives its own change (Django keeps it).
     assert client.get("/admin/").status_code == 200
-    assert admin_login(api, "root", NEW_PASSWORD).status_code == 200
+    assert login(api, ADMIN, "root", NEW_PASSWORD).status_code == 200
 
 
 def test_a_wrong_old_password_on_the_site_counts_towards_the_lockout(api, root, settings):
@@ -209,7 +200,7 @@ def test_a_wrong_old_password_on_the_site_counts_towards_the_lockout(api, root, 
     root.refresh_from_db()
     assert root.password == hashed
     assert works(api, root, old) == ALIVE
-    assert_error(admin_login(api, "root", PASSWORD), 423, "ACCOUNT_LOCKED")
+    assert_error(login(api, ADMIN, "root", PASSWORD), 423, "ACCOUNT_LOCKED")
 
 
 def test_the_site_password_change_is_throttled_per_client_ip(api, root, settings):
@@ -261,7 +252,7 @@ def test_changepassword_revokes_every_login_of_the_admin(api, root, monkeypatch,
     call_command("changepassword", "root")
 
     assert works(api, root, old) == REVOKED
-    assert admin_login(api, "root", NEW_PASSWORD).status_code == 200
+    assert login(api, ADMIN, "root", NEW_PASSWORD).status_code == 200
     assert Token.objects.filter(admin=root, revoked_at__isnull=True).count() == 1
 
 
@@ -289,4 +280,4 @@ def test_an_unusable_password_revokes_every_login(api):
     ada.save()
 
     assert works(api, ada, old) == REVOKED
-    assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, USER, "ada"), 401, "INVALID_CREDENTIALS")

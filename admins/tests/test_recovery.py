@@ -12,12 +12,13 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, login
 from accounts.tests.mailing import Mailbox, code_in, link_in, parts, run_worker
 from admins.models import Admin
-from admins.tests.factories import PASSWORD, make_admin
-from admins.tests.helpers import admin_login, audit_lines, capture_audit, grant
+from admins.tests.factories import make_admin
+from admins.tests.helpers import audit_lines, capture_audit, grant
+from config.testing import PASSWORD, assert_error, login
 from tokens.models import OneTimeCode
+from tokens.realms import ADMIN, USER
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ def test_admin_reset_through_the_api_links_to_the_admin_frontend(
     code = code_in(message)
     response = api.post(CONFIRM, {"token": code, "new_password": NEW_PASSWORD}, format="json")
     assert response.status_code == 200
-    assert admin_login(api, admin.username, NEW_PASSWORD).status_code == 200
+    assert login(api, ADMIN, admin.username, NEW_PASSWORD).status_code == 200
     assert_error(
         api.post(CONFIRM, {"token": code, "new_password": NEW_PASSWORD}, format="json"),
         400,
@@ -72,7 +73,7 @@ def test_a_user_code_never_works_for_admins(api: APIClient, smtp: Mailbox) -> No
     )
     assert "token" in body["error"]["details"]
     assert OneTimeCode.objects.get().used_at is None
-    assert login(api, user.username).status_code == 200
+    assert login(api, USER, user.username).status_code == 200
 
 
 def test_the_same_address_in_the_other_realm_gets_no_admin_mail(

@@ -14,9 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD as USER_PASSWORD
 from accounts.tests.factories import full_width, make_user
-from accounts.tests.helpers import assert_error, bearer, login, login_pair
 from accounts.tests.images import image_bytes, upload
 from admins.models import Admin
 from admins.tests.factories import make_admin
@@ -29,7 +27,9 @@ from admins.tests.helpers import (
     stored,
     token_rows,
 )
+from config.testing import PASSWORD, assert_error, bearer, login, login_pair
 from tokens.models import Token
+from tokens.realms import USER
 from tokens.tests.helpers import claims
 
 pytestmark = pytest.mark.django_db
@@ -496,7 +496,7 @@ def test_an_avatar_that_is_not_an_image_refuses_the_whole_update_and_writes_noth
 
 
 def test_block_ends_the_users_session_at_once_and_refuses_their_login(api, auth, ada, boss, caplog):
-    session = login_pair(api, "ada")
+    session = login_pair(api, USER, "ada")
     capture_audit(caplog)
 
     response = api.patch(f"{_detail(ada)}/block", **auth)
@@ -510,7 +510,7 @@ def test_block_ends_the_users_session_at_once_and_refuses_their_login(api, auth,
     )
     refresh = {"refresh_token": session["refresh_token"]}
     assert_error(api.post("/api/v1/auth/refresh", refresh, format="json"), 401, "TOKEN_INVALID")
-    assert_error(login(api, "ada"), 403, "ACCOUNT_INACTIVE")
+    assert_error(login(api, USER, "ada"), 403, "ACCOUNT_INACTIVE")
     assert audit_lines(caplog) == [(boss.pk, "block", ada.pk)]
 
 
@@ -522,14 +522,14 @@ def test_activate_lets_a_blocked_user_log_in_again(api, auth, boss, caplog):
 
     assert response.status_code == 200
     assert response.json()["data"]["is_active"] is True
-    assert login(api, "blocked").status_code == 200
+    assert login(api, USER, "blocked").status_code == 200
     assert audit_lines(caplog) == [(boss.pk, "activate", blocked.pk)]
 
 
 def test_unlock_lets_a_user_locked_by_wrong_passwords_log_in(api, auth, ada, boss, caplog):
     for _ in range(5):
-        login(api, "ada", WRONG)
-    assert_error(login(api, "ada"), 423, "ACCOUNT_LOCKED")
+        login(api, USER, "ada", WRONG)
+    assert_error(login(api, USER, "ada"), 423, "ACCOUNT_LOCKED")
     capture_audit(caplog)
 
     response = api.patch(f"{_detail(ada)}/unlock", **auth)
@@ -543,12 +543,12 @@ def test_unlock_lets_a_user_locked_by_wrong_passwords_log_in(api, auth, ada, bos
     )
     ada.refresh_from_db()
     assert (ada.failed_login_attempts, ada.locked_until) == (0, None)
-    assert login(api, "ada").status_code == 200
+    assert login(api, USER, "ada").status_code == 200
     assert audit_lines(caplog) == [(boss.pk, "unlock", ada.pk)]
 
 
 def test_delete_soft_deletes_revokes_tokens_and_refuses_login(api, auth, ada, boss, caplog):
-    session = login_pair(api, "ada")
+    session = login_pair(api, USER, "ada")
     capture_audit(caplog)
 
     response = api.delete(_detail(ada), **auth)
@@ -562,7 +562,7 @@ def test_delete_soft_deletes_revokes_tokens_and_refuses_login(api, auth, ada, bo
     assert_error(
         api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
     )
-    assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
+    assert_error(login(api, USER, "ada"), 401, "INVALID_CREDENTIALS")
     assert _usernames(api.get(URL, **auth)) == []
     assert audit_lines(caplog) == [(boss.pk, "delete", ada.pk)]
 
@@ -578,7 +578,7 @@ def test_restore_lets_a_soft_deleted_user_log_in_again(api, auth, ada, boss, cap
     assert response.json()["data"]["deleted_at"] is None
     ada.refresh_from_db()
     assert ada.deleted_at is None
-    assert login(api, "ada").status_code == 200
+    assert login(api, USER, "ada").status_code == 200
     assert _usernames(api.get(URL, **auth)) == ["ada"]
     assert audit_lines(caplog) == [(boss.pk, "restore", ada.pk)]
 
@@ -587,10 +587,10 @@ def test_restore_lets_a_soft_deleted_user_log_in_again(api, auth, ada, boss, cap
 
 
 def test_tokens_lists_that_users_sessions_and_never_a_hash(api, auth, ada):
-    first = login_pair(api, "ada")
-    login_pair(api, "ada")
+    first = login_pair(api, USER, "ada")
+    login_pair(api, USER, "ada")
     make_user(username="other")
-    login_pair(api, "other")
+    login_pair(api, USER, "other")
 
     response = api.get(f"{_detail(ada)}/tokens", **auth)
 
@@ -613,9 +613,9 @@ def test_tokens_lists_that_users_sessions_and_never_a_hash(api, auth, ada):
 
 
 def test_revoking_a_users_tokens_ends_all_their_sessions_at_once(api, auth, ada, boss, caplog):
-    sessions = [login_pair(api, "ada") for _ in range(2)]
+    sessions = [login_pair(api, USER, "ada") for _ in range(2)]
     make_user(username="other")
-    other = login_pair(api, "other")
+    other = login_pair(api, USER, "other")
     capture_audit(caplog)
 
     response = api.delete(f"{_detail(ada)}/tokens", **auth)
@@ -628,12 +628,12 @@ def test_revoking_a_users_tokens_ends_all_their_sessions_at_once(api, auth, ada,
         )
     assert api.get("/api/v1/users/me", **bearer(other["access_token"])).status_code == 200
     assert audit_lines(caplog) == [(boss.pk, "revoke_tokens", ada.pk)]
-    assert login(api, "ada").status_code == 200
+    assert login(api, USER, "ada").status_code == 200
 
 
 def test_view_user_alone_may_not_list_a_users_tokens(api, ada):
     headers = _staff(api, "view_user")
-    login_pair(api, "ada")
+    login_pair(api, USER, "ada")
     tokens_before = token_rows()
 
     response = api.get(f"{_detail(ada)}/tokens", **headers)
@@ -645,14 +645,14 @@ def test_view_user_alone_may_not_list_a_users_tokens(api, ada):
 
 def test_view_token_alone_may_not_list_a_users_tokens(api, ada):
     headers = _staff(api, "view_token")
-    login_pair(api, "ada")
+    login_pair(api, USER, "ada")
 
     assert_error(api.get(f"{_detail(ada)}/tokens", **headers), 403, "FORBIDDEN")
 
 
 def test_view_user_and_view_token_may_list_a_users_tokens(api, ada):
     headers = _staff(api, "view_user", "view_token")
-    login_pair(api, "ada")
+    login_pair(api, USER, "ada")
 
     response = api.get(f"{_detail(ada)}/tokens", **headers)
 
@@ -666,7 +666,7 @@ def test_view_user_and_view_token_may_list_a_users_tokens(api, ada):
 
 def test_change_user_alone_may_not_revoke_a_users_tokens(api, ada, caplog):
     headers = _staff(api, "view_user", "change_user", "view_token")
-    session = login_pair(api, "ada")
+    session = login_pair(api, USER, "ada")
     tokens_before = token_rows()
     capture_audit(caplog)
 
@@ -680,7 +680,7 @@ def test_change_user_alone_may_not_revoke_a_users_tokens(api, ada, caplog):
 
 def test_change_token_alone_may_not_revoke_a_users_tokens(api, ada):
     headers = _staff(api, "change_token")
-    login_pair(api, "ada")
+    login_pair(api, USER, "ada")
     tokens_before = token_rows()
 
     assert_error(api.delete(f"{_detail(ada)}/tokens", **headers), 403, "FORBIDDEN")
@@ -692,7 +692,7 @@ def test_change_user_and_change_token_may_revoke_a_users_tokens(api, ada, caplog
     staff = make_admin()
     grant(staff, "change_user", "change_token")
     headers = bearer(admin_token(api, staff))
-    session = login_pair(api, "ada")
+    session = login_pair(api, USER, "ada")
     capture_audit(caplog)
 
     response = api.delete(f"{_detail(ada)}/tokens", **headers)
@@ -706,7 +706,7 @@ def test_change_user_and_change_token_may_revoke_a_users_tokens(api, ada, caplog
 
 
 def test_a_superuser_needs_no_token_permission_to_list_or_revoke(api, auth, ada):
-    login_pair(api, "ada")
+    login_pair(api, USER, "ada")
 
     listed = api.get(f"{_detail(ada)}/tokens", **auth)
     revoked = api.delete(f"{_detail(ada)}/tokens", **auth)
@@ -748,7 +748,7 @@ def _send(api: Any, method: str, url: str, headers: dict[str, str]) -> Any:
 
 def test_an_admin_without_permissions_is_forbidden_everywhere_and_changes_nothing(api, ada, caplog):
     headers = _staff(api)
-    login_pair(api, "ada")
+    login_pair(api, USER, "ada")
     before, tokens_before = stored(ada), token_rows()
     capture_audit(caplog)
 
@@ -763,7 +763,7 @@ def test_an_admin_without_permissions_is_forbidden_everywhere_and_changes_nothin
 
 def test_view_user_permission_may_read_but_not_change(api, ada, caplog):
     headers = _staff(api, "view_user")
-    login_pair(api, "ada")
+    login_pair(api, USER, "ada")
     before, tokens_before = stored(ada), token_rows()
     capture_audit(caplog)
 
@@ -815,7 +815,7 @@ def test_permissions_of_other_models_do_not_count(api, ada):
 
 
 def test_a_user_token_is_forbidden_here(api, ada):
-    token = login_pair(api, "ada", USER_PASSWORD)["access_token"]
+    token = login_pair(api, USER, "ada", PASSWORD)["access_token"]
     before = stored(ada)
 
     assert_error(api.patch(f"{_detail(ada)}/block", **bearer(token)), 403, "FORBIDDEN")

@@ -10,11 +10,12 @@ from rest_framework.exceptions import ErrorDetail
 
 from accounts.models import User
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import bearer, login_pair
 from config.api.envelope import error_body
 from config.api.exceptions import ErrorCode
 from config.api.handlers import field_errors
+from config.testing import bearer, login_pair
 from tokens.models import Token
+from tokens.realms import USER
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("config.tests.urls")]
 
@@ -251,7 +252,7 @@ def test_an_error_body_holds_plain_strings_not_enum_members():
 
 def test_an_error_in_a_list_item_names_the_item_from_1(api):
     make_user(username="ada")
-    pair = login_pair(api, "ada")
+    pair = login_pair(api, USER, "ada")
 
     response = api.post(
         "/api/v1/tokens",

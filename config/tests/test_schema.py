@@ -13,9 +13,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer, login, login_pair
 from admins.tests.factories import make_admin
+from config.testing import assert_error, bearer, login, login_pair
 from tokens.models import Token
+from tokens.realms import USER
 from tokens.services import personal_token_create, session_start
 
 LOGIN = "/api/v1/auth/login"
@@ -336,11 +337,11 @@ def test_login_errors_match_the_documented_codes(api_no_raise, document, setting
     make_user(username="ada")
     make_user(username="bob", is_active=False)
 
-    refused = login(api_no_raise, "ada", "not the password at all")
-    blocked = login(api_no_raise, "bob")
-    locked = login(api_no_raise, "ada", "not the password at all")
-    throttled = login(api_no_raise, "ada")
-    throttled = login(api_no_raise, "ada")
+    refused = login(api_no_raise, USER, "ada", "not the password at all")
+    blocked = login(api_no_raise, USER, "bob")
+    locked = login(api_no_raise, USER, "ada", "not the password at all")
+    throttled = login(api_no_raise, USER, "ada")
+    throttled = login(api_no_raise, USER, "ada")
 
     assert_error(refused, 401, "INVALID_CREDENTIALS")
     assert_error(blocked, 403, "ACCOUNT_INACTIVE")
@@ -383,7 +384,7 @@ def test_profile_and_token_errors_match_the_documented_codes(api_no_raise, docum
 def test_admin_and_register_errors_match_the_documented_codes(api_no_raise, document):
     make_user(username="taken", email="taken@example.com")
     admin = make_admin(is_superuser=True)
-    session = login_pair(api_no_raise, "taken")
+    session = login_pair(api_no_raise, USER, "taken")
     admin_access = session_start(owner=admin, ip="127.0.0.1", user_agent="test")["access_token"]
     body = {
         "username": "taken",

@@ -7,8 +7,9 @@ import pytest
 from django.test import Client
 
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import bearer, login_pair
-from admins.tests.factories import PASSWORD, make_admin
+from admins.tests.factories import make_admin
+from config.testing import PASSWORD, bearer, login_pair
+from tokens.realms import USER
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def test_the_admin_site_logs_in_with_its_csrf_token_and_keeps_a_session():
 
 def test_an_api_request_touches_no_cookie_and_no_session(api):
     make_user(username="ada")
-    token = login_pair(api, "ada")["access_token"]
+    token = login_pair(api, USER, "ada")["access_token"]
 
     response = api.get("/api/v1/users/me", **bearer(token))
 

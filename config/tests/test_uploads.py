@@ -7,8 +7,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from accounts.tests.helpers import assert_error
 from accounts.tests.images import image_bytes
+from config.testing import assert_error
 
 NAME = "0123456789abcdef0123456789abcdef.png"
 

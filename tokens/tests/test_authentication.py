@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer, login, login_pair
 from admins.tests.factories import make_admin
+from config.testing import assert_error, bearer, login, login_pair
 from tokens.models import Token
+from tokens.realms import USER
 from tokens.services import session_start
 from tokens.tests.helpers import claims, session_of, sign, tamper
 
@@ -38,7 +39,7 @@ def user():
 
 @pytest.fixture
 def pair(api, user):
-    return login_pair(api, user.username)
+    return login_pair(api, USER, user.username)
 
 
 # --- A valid token -------------------------------------------------------------------
@@ -250,7 +251,7 @@ def test_admin_token_never_acts_as_the_user_with_the_same_id(api):
 
 
 def test_responses_never_contain_the_token_hash(api, user):
-    logged_in = login(api, user.username)
+    logged_in = login(api, USER, user.username)
     pair = logged_in.json()["data"]
     session = session_of(pair)
     me = api.get(ME, **bearer(pair["access_token"]))

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer
+from config.testing import assert_error, bearer
 from tokens.models import Token
 from tokens.services import personal_token_create, session_start
 

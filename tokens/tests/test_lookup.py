@@ -17,12 +17,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import bearer, login_pair, run_together
 from admins.tests.factories import make_admin
+from config.testing import bearer, login_pair, run_together
 from tokens import lookup as lookup_module
 from tokens.crypto import digest
 from tokens.lookup import token_with_owner
 from tokens.models import Token, TokenKind
+from tokens.realms import USER
 from tokens.services import personal_token_create
 from tokens.tests.helpers import make_session
 
@@ -174,7 +175,7 @@ def test_threads_with_their_own_connections_share_one_lookup_per_alias():
 def test_the_cached_lookup_holds_no_connection_after_a_request(api):
     lookup_module._lookups.clear()
     make_user(username="ada")
-    access = login_pair(api, "ada")["access_token"]
+    access = login_pair(api, USER, "ada")["access_token"]
 
     assert api.get("/api/v1/users/me", **bearer(access)).status_code == 200
 
@@ -190,7 +191,7 @@ def test_the_cached_lookup_holds_no_connection_after_a_request(api):
 def test_authenticated_requests_from_several_threads_build_one_lookup():
     lookup_module._lookups.clear()
     make_user(username="ada")
-    access = login_pair(APIClient(), "ada")["access_token"]
+    access = login_pair(APIClient(), USER, "ada")["access_token"]
 
     def me(client: Any, _: int) -> Any:
         return client.get("/api/v1/users/me", HTTP_AUTHORIZATION=f"Bearer {access}")

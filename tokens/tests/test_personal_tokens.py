@@ -12,13 +12,13 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import PASSWORD, make_user
-from accounts.tests.helpers import assert_error, bearer, login_pair
+from accounts.tests.factories import make_user
 from admins.models import Admin
-from admins.tests.factories import PASSWORD as ADMIN_PASSWORD
 from admins.tests.factories import make_admin
+from config.testing import PASSWORD, assert_error, bearer, login_pair
 from tokens.crypto import new_personal_token
 from tokens.models import Token
+from tokens.realms import USER
 from tokens.tests.helpers import claims, session_of
 
 pytestmark = pytest.mark.django_db
@@ -46,14 +46,14 @@ def user():
 @pytest.fixture
 def session(api, user) -> str:
     """The access token of a login session of `user`."""
-    access: str = login_pair(api, user.username)["access_token"]
+    access: str = login_pair(api, USER, user.username)["access_token"]
     return access
 
 
 def admin_session(api, admin) -> str:
     response = api.post(
         "/api/v1/admin/auth/login",
-        {"username": admin.username, "password": ADMIN_PASSWORD},
+        {"username": admin.username, "password": PASSWORD},
         format="json",
     )
     assert response.status_code == 200, response.content
@@ -396,7 +396,7 @@ def every_stored_value() -> list[tuple[str, str]]:
 def test_the_database_never_holds_a_secret(api, user, session):
     admin = make_admin(is_superuser=True)
     admin_access = admin_session(api, admin)
-    second = login_pair(api, user.username)
+    second = login_pair(api, USER, user.username)
     pats = [
         create_pat(api, session, ["read"]),
         create_pat(api, session, ["read", "write"], expires_in_days=1),

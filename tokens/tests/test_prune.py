@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import bearer
 from admins.tests.factories import make_admin
+from config.testing import bearer
 from tokens.models import Token
 from tokens.services import personal_token_create, tokens_prune
 from tokens.tests.helpers import make_session

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer, login_pair
 from admins.tests.factories import make_admin
+from config.testing import assert_error, bearer, login_pair
 from tokens.models import Token
-from tokens.realms import ADMIN
+from tokens.realms import ADMIN, USER
 from tokens.services import session_refresh, session_start
 from tokens.tests.helpers import claims, session_of, sign, tamper
 
@@ -57,7 +57,7 @@ def user():
 
 @pytest.fixture
 def pair(api, user):
-    return login_pair(api, user.username)
+    return login_pair(api, USER, user.username)
 
 
 # --- Rotation ------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def test_reused_refresh_token_revokes_the_whole_session(api, pair):
 
 
 def test_reuse_in_one_session_leaves_the_owners_other_sessions_alone(api, user, pair):
-    other = login_pair(api, user.username)
+    other = login_pair(api, USER, user.username)
     refreshed_pair(api, pair["refresh_token"])
 
     assert_refused(refresh(api, pair["refresh_token"]), "TOKEN_INVALID")

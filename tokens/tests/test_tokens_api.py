@@ -11,10 +11,10 @@ import time_machine
 from django.utils import timezone
 
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer, login, login_pair
-from admins.tests.factories import PASSWORD as ADMIN_PASSWORD
 from admins.tests.factories import make_admin
+from config.testing import assert_error, bearer, login, login_pair
 from tokens.models import Token
+from tokens.realms import USER, realm_of
 from tokens.tests.helpers import session_of
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,6 @@ pytestmark = pytest.mark.django_db
 TOKENS = "/api/v1/tokens"
 ME = "/api/v1/users/me"
 ADMIN_ME = "/api/v1/admin/me"
-ADMIN_LOGIN = "/api/v1/admin/auth/login"
 
 # The Token resource of the HTTP contract. `revoked_at` is shown too (always null in this
 # list of live tokens); nothing else may appear, least of all a hash or the owner's id.
@@ -56,19 +55,9 @@ def _many_logins(settings):
     settings.RATE_LIMIT_ATTEMPTS = 100
 
 
-def admin_login(api, username, **extra):
-    return api.post(
-        ADMIN_LOGIN, {"username": username, "password": ADMIN_PASSWORD}, format="json", **extra
-    )
-
-
 def log_in(api, owner, **extra) -> dict[str, Any]:
     """A new login session of `owner` (user or admin); its token pair."""
-    response = (
-        login(api, owner.username, **extra)
-        if owner._meta.label_lower == "accounts.user"
-        else admin_login(api, owner.username, **extra)
-    )
+    response = login(api, realm_of(owner), owner.username, **extra)
     assert response.status_code == 200, response.content
     data: dict[str, Any] = response.json()["data"]
     return data
@@ -434,7 +423,7 @@ def test_revoke_all_with_nothing_else_revokes_nothing(api, caller):
     [("get", TOKENS), ("post", TOKENS), ("delete", TOKENS), ("delete", f"{TOKENS}/1")],
 )
 def test_token_endpoints_without_credentials_are_not_authenticated(api, method, path):
-    created(api, login_pair(api, make_user().username)["access_token"])
+    created(api, login_pair(api, USER, make_user().username)["access_token"])
     before = list(Token.objects.values_list("pk", "revoked_at"))
 
     response = getattr(api, method)(path, {"name": "ci", "scopes": ["read"]}, format="json")
