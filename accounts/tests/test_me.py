@@ -595,3 +595,15 @@ def test_options_on_the_account_describes_it(api, token, path):
     body = response.json()
     assert body["success"] is True
     assert "application/json" in body["data"]["renders"]
+
+
+@pytest.mark.parametrize("path", [URL, f"{URL}/avatar", "/api/v1/admin/me"])
+def test_options_on_the_own_account_is_its_metadata_not_a_server_error(api, token, path):
+    # DRF's metadata for OPTIONS looks the object up for PUT and PATCH, and the account's
+    # own resource had no queryset to find it in: a 500 (schemathesis: server error).
+    auth = bearer(admin_token(api, make_admin()) if path.startswith("/api/v1/admin/") else token)
+
+    response = api.options(path, **auth)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["success"] is True

@@ -425,3 +425,115 @@ def test_admin_and_register_errors_match_the_documented_codes(api_no_raise, docu
     for path, method, response, code in answers:
         assert response.json()["error"]["code"] == code, response.content
         assert_documented(document, path, method, response)
+
+
+# --- What the fuzzer found: the document says what the server does --------------------
+
+
+def _session_of(account: Any) -> dict[str, str]:
+    return bearer(session_start(owner=account, ip="127.0.0.1", user_agent="test")["access_token"])
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node)) if node else set()
+    return set()
+
+
+def test_openapi_document_is_the_same_every_time_it_is_served(api):
+    # The error component was a module-level dict that drf-spectacular's enum hook
+    # rewrote in place: from the second request of a process on, `error.code` pointed to a
+    # `CodeEnum` component that the document no longer contained.
+    first = api.get("/api/schema?format=json").json()
+    second = api.get("/api/schema?format=json").json()
+
+    assert second == first
+    schemas = second["components"]["schemas"]
+    for ref in _refs(second):
+        assert ref.rsplit("/", 1)[1] in schemas, f"dangling {ref}"
+
+
+def test_the_password_that_confirms_an_account_deletion_is_documented(document):
+    operation = document["paths"][ME]["delete"]
+
+    body = operation["requestBody"]
+    assert body["required"] is True
+    assert list(body["content"]) == ["application/json"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert document["components"]["schemas"][ref]["required"] == ["password"]
+    assert {"400", "413", "415"} <= operation["responses"].keys()
+
+
+def test_text_fields_document_what_drf_refuses_beyond_their_length(document):
+    # DRF refuses a NUL character anywhere, and trims whitespace before `minLength`.
+    properties = document["components"]["schemas"]["RegisterRequest"]["properties"]
+
+    assert properties["username"]["pattern"] == r"^[\w.@+-]+$"  # its own validator's
+    name = properties["name"]["pattern"]
+    # Not only what DRF trims (Python's whitespace), and no NUL.
+    assert name.startswith(r"^[^\u0000]*[^\u0009\u000a")
+    assert name.endswith(r"\u0000][^\u0000]*$")
+    assert re.search(name, "a")
+    assert not re.search(name, "\x1f \u3000")
+    assert properties["password"]["pattern"] == r"^[^\u0000]*$"  # never trimmed
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "value", ["\u0000", "a\u0000b", "   ", "\t\n", "\x1f", "\u001c\u001f", " \u0085 "]
+)
+def test_the_documented_patterns_are_what_the_server_refuses(api, value):
+    ada = make_user(name="Ada")
+    response = api.patch(ME, {"name": value}, format="json", **_session_of(ada))
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert set(body["error"]["details"]) == {"name"}
+
+
+@pytest.mark.django_db
+def test_a_text_field_of_python_whitespace_alone_is_outside_the_documented_pattern(api):
+    """DRF trims what `str.strip()` trims, which is not what a JSON Schema `\\S` excludes:
+    U+001F alone matched `\\S` and was then refused as blank."""
+    schema = api.get("/api/schema?format=json").json()
+    pattern = schema["components"]["schemas"]["RefreshRequest"]["properties"]["refresh_token"][
+        "pattern"
+    ]
+
+    for blank in ("\x1f", "\x85", " \t\u3000"):
+        assert re.search(pattern, blank) is None, repr(blank)
+        response = api.post("/api/v1/auth/refresh", {"refresh_token": blank}, format="json")
+        assert response.status_code == 400
+        assert response.json()["error"]["details"] == {
+            "refresh_token": ["This field may not be blank."]
+        }
+    assert re.search(pattern, "\ufeff") is not None  # not trimmed, so not blank
+
+
+@pytest.mark.django_db
+def test_a_list_with_a_personal_token_matches_the_documented_schema(api, document):
+    # `ip` and `user_agent` are left out for personal tokens, and the document said every
+    # token had them (schemathesis: response violates schema).
+    user = make_user()
+    personal_token_create(owner=user, name="ci", scopes=["read"], expires_in_days=1)
+
+    response = api.get(TOKENS, **_session_of(user))
+
+    assert response.status_code == 200
+    kinds = {item["kind"] for item in response.json()["data"]["items"]}
+    assert kinds == {"session", "personal"}
+    assert_documented(document, TOKENS, "get", response)
+
+
+@pytest.mark.django_db
+def test_a_created_token_matches_the_documented_schema(api, document):
+    auth = _session_of(make_user())
+    response = api.post(TOKENS, {"name": "ci", "scopes": ["read"]}, format="json", **auth)
+
+    assert response.status_code == 201
+    assert "ip" not in response.json()["data"]
+    assert_documented(document, TOKENS, "post", response)
