@@ -257,12 +257,26 @@ def test_patch_demotes_another_superuser_who_then_loses_admin_management(api, au
     assert_error(api.get(URL, **bearer(other_token)), 403, "FORBIDDEN")
 
 
+# PUT takes PATCH's body and answers as PATCH does: the cases here run through PATCH; these
+# show the PUT route reaches the same update, for a success and for a refusal.
 def test_put_is_a_partial_update_too(api, auth, staffer):
     response = api.put(_detail(staffer), {"name": "Put Name"}, format="json", **auth)
 
     assert response.status_code == 200
     staffer.refresh_from_db()
     assert (staffer.name, staffer.email) == ("Put Name", "staffer@example.com")
+
+
+def test_put_refuses_what_patch_refuses_and_changes_nothing(api, auth, staffer, caplog):
+    capture_audit(caplog)
+    before = stored(staffer)
+
+    response = api.put(_detail(staffer), {"email": "not-an-email"}, format="json", **auth)
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert list(body["error"]["details"]) == ["email"]
+    assert stored(staffer) == before
+    assert audit_lines(caplog) == []
 
 
 # --- Block, activate, unlock -------------------------------------------------------------
