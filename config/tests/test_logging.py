@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -29,7 +30,9 @@ def test_each_request_is_one_line_with_its_request_id_account_and_ip(api, caplog
     caplog.clear()
 
     with caplog.at_level(logging.INFO, logger="config.request"):
+        started = time.perf_counter()
         api.get("/api/v1/users/me", HTTP_X_REQUEST_ID="trace-1", **bearer(pair["access_token"]))
+        elapsed_ms = (time.perf_counter() - started) * 1000
 
     [line] = _lines(caplog, "config.request")
     assert (line["method"], line["path"], line["status"]) == ("GET", "/api/v1/users/me", 200)
@@ -38,7 +41,13 @@ def test_each_request_is_one_line_with_its_request_id_account_and_ip(api, caplog
         f"user:{user.pk}",
         "127.0.0.1",
     )
-    assert line["duration_ms"] >= 0
+    # Milliseconds with two decimals, the time the middleware measured inside the request,
+    # and the very number the message shows.
+    duration = line["duration_ms"]
+    assert isinstance(duration, float)
+    assert duration == round(duration, 2)
+    assert 0 < duration <= round(elapsed_ms, 2)
+    assert line["msg"] % line["args"] == f"GET /api/v1/users/me 200 {duration:.2f}ms"
 
 
 @pytest.mark.django_db
