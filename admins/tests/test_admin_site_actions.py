@@ -21,6 +21,7 @@ from config.testing import PASSWORD, assert_error, bearer, login, login_pair
 from tokens.models import Token
 from tokens.realms import ADMIN, USER
 from tokens.services import session_start
+from tokens.tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -59,56 +60,89 @@ def _messages(response: Any) -> list[tuple[str, str]]:
     return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
 
 
-# --- User actions ------------------------------------------------------------------------
+# --- The actions both realms have --------------------------------------------------------
+
+# Each realm's changelist, its block and activate actions, and where its accounts read
+# themselves through the API.
+CHANGELIST = {USER: USERS, ADMIN: ADMINS}
+BLOCK = {USER: "block_users", ADMIN: "block_admins"}
+ACTIVATE = {USER: "activate_users", ADMIN: "activate_admins"}
+ME = {USER: "/api/v1/users/me", ADMIN: "/api/v1/admin/me"}
+REALMS = pytest.mark.parametrize("realm", [USER, ADMIN], ids=str)
 
 
-def test_block_users_revokes_the_users_session_and_refuses_their_login(site, api, root, caplog):
-    ada = make_user(username="ada")
-    bob = make_user(username="bob")
-    session = login_pair(api, USER, "ada")
-    bystander = login_pair(api, USER, "bob")
+@REALMS
+def test_block_revokes_the_accounts_session_and_refuses_their_login(site, api, root, caplog, realm):
+    ada = make_account(realm, username="ada")
+    bob = make_account(realm, username="bob")
+    session = login_pair(api, realm, "ada")
+    bystander = login_pair(api, realm, "bob")
     capture_audit(caplog)
 
-    response = _act(site, USERS, "block_users", ada)
+    response = _act(site, CHANGELIST[realm], BLOCK[realm], ada)
 
     assert response.status_code == 200
     assert _messages(response) == [("success", "1 blocked.")]
     ada.refresh_from_db()
     assert ada.is_active is False
-    assert_error(
-        api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
-    )
-    assert_error(login(api, USER, "ada"), 403, "ACCOUNT_INACTIVE")
-    assert api.get("/api/v1/users/me", **bearer(bystander["access_token"])).status_code == 200
+    assert_error(api.get(ME[realm], **bearer(session["access_token"])), 401, "TOKEN_INVALID")
+    assert_error(login(api, realm, "ada"), 403, "ACCOUNT_INACTIVE")
+    assert api.get(ME[realm], **bearer(bystander["access_token"])).status_code == 200
     bob.refresh_from_db()
     assert bob.is_active is True
     assert audit_lines(caplog) == [(root.pk, "block", ada.pk)]
 
 
-def test_activate_users_lets_blocked_users_log_in_again(site, api, root, caplog):
-    blocked = [make_user(username=f"blocked{n}", is_active=False) for n in range(2)]
+@REALMS
+def test_activate_lets_blocked_accounts_log_in_again(site, api, root, caplog, realm):
+    blocked = [make_account(realm, username=f"blocked{n}", is_active=False) for n in range(2)]
     capture_audit(caplog)
 
-    _act(site, USERS, "activate_users", *blocked)
+    _act(site, CHANGELIST[realm], ACTIVATE[realm], *blocked)
 
-    assert all(login(api, USER, user.username).status_code == 200 for user in blocked)
-    assert sorted(audit_lines(caplog)) == sorted((root.pk, "activate", u.pk) for u in blocked)
+    for account in blocked:
+        account.refresh_from_db()
+        assert account.is_active is True
+        assert login(api, realm, account.username).status_code == 200
+    assert sorted(audit_lines(caplog)) == sorted((root.pk, "activate", a.pk) for a in blocked)
 
 
-def test_unlock_clears_the_failure_count_and_the_lock(site, api, root, caplog):
-    ada = make_user(username="ada")
+@REALMS
+def test_unlock_clears_the_failure_count_and_the_lock(site, api, root, caplog, realm):
+    ada = make_account(realm, username="ada")
     for _ in range(5):
-        login(api, USER, "ada", WRONG)
+        login(api, realm, "ada", WRONG)
     ada.refresh_from_db()
     assert ada.locked_until is not None
     capture_audit(caplog)
 
-    _act(site, USERS, "unlock", ada)
+    _act(site, CHANGELIST[realm], "unlock", ada)
 
     ada.refresh_from_db()
     assert (ada.failed_login_attempts, ada.locked_until) == (0, None)
-    assert login(api, USER, "ada").status_code == 200
+    assert login(api, realm, "ada").status_code == 200
     assert audit_lines(caplog) == [(root.pk, "unlock", ada.pk)]
+
+
+@REALMS
+def test_revoke_tokens_ends_every_session_of_the_selected_accounts(site, api, root, caplog, realm):
+    ada, bob = make_account(realm, username="ada"), make_account(realm, username="bob")
+    sessions = [login_pair(api, realm, "ada"), login_pair(api, realm, "ada")]
+    bystander = login_pair(api, realm, "bob")
+    capture_audit(caplog)
+
+    _act(site, CHANGELIST[realm], "revoke_tokens", ada)
+
+    for session in sessions:
+        assert_error(api.get(ME[realm], **bearer(session["access_token"])), 401, "TOKEN_INVALID")
+    assert api.get(ME[realm], **bearer(bystander["access_token"])).status_code == 200
+    ada.refresh_from_db()
+    assert ada.is_active is True
+    assert Token.objects.for_owner(bob).live().count() == 1
+    assert audit_lines(caplog) == [(root.pk, "revoke_tokens", ada.pk)]
+
+
+# --- User actions ------------------------------------------------------------------------
 
 
 def test_delete_users_soft_deletes_and_restore_users_undoes_it(site, api, root, caplog):
@@ -132,25 +166,6 @@ def test_delete_users_soft_deletes_and_restore_users_undoes_it(site, api, root, 
     assert ada.deleted_at is None
     assert login(api, USER, "ada").status_code == 200
     assert audit_lines(caplog) == [(root.pk, "delete", ada.pk), (root.pk, "restore", ada.pk)]
-
-
-def test_revoke_tokens_ends_every_session_of_the_selected_users(site, api, root, caplog):
-    ada, bob = make_user(username="ada"), make_user(username="bob")
-    sessions = [login_pair(api, USER, "ada"), login_pair(api, USER, "ada")]
-    bystander = login_pair(api, USER, "bob")
-    capture_audit(caplog)
-
-    _act(site, USERS, "revoke_tokens", ada)
-
-    for session in sessions:
-        assert_error(
-            api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
-        )
-    assert api.get("/api/v1/users/me", **bearer(bystander["access_token"])).status_code == 200
-    ada.refresh_from_db()
-    assert ada.is_active is True
-    assert Token.objects.for_owner(bob).live().count() == 1
-    assert audit_lines(caplog) == [(root.pk, "revoke_tokens", ada.pk)]
 
 
 @pytest.mark.parametrize(
@@ -188,22 +203,6 @@ def test_an_admin_who_may_only_view_cannot_run_an_action(caplog, changelist, per
 
 
 # --- Admin actions -----------------------------------------------------------------------
-
-
-def test_block_admins_revokes_the_admins_session_and_refuses_their_login(site, api, root, caplog):
-    staffer = make_admin(username="staffer")
-    session = login_pair(api, ADMIN, "staffer")
-    capture_audit(caplog)
-
-    _act(site, ADMINS, "block_admins", staffer)
-
-    staffer.refresh_from_db()
-    assert staffer.is_active is False
-    assert_error(
-        api.get("/api/v1/admin/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
-    )
-    assert_error(login(api, ADMIN, "staffer"), 403, "ACCOUNT_INACTIVE")
-    assert set(audit_lines(caplog)) == {(root.pk, "block", staffer.pk)}
 
 
 def test_blocking_yourself_through_the_action_is_refused_and_changes_nothing(
@@ -260,28 +259,6 @@ def test_only_superusers_manage_admins_on_the_site(caplog):
     assert audit_lines(caplog) == []
 
 
-def test_activate_admins_lets_a_blocked_admin_log_in_again(site, api):
-    blocked = make_admin(username="blocked", is_active=False)
-
-    _act(site, ADMINS, "activate_admins", blocked)
-
-    blocked.refresh_from_db()
-    assert blocked.is_active is True
-    assert login(api, ADMIN, "blocked").status_code == 200
-
-
-def test_unlock_admins_lets_a_locked_admin_log_in(site, api):
-    locked = make_admin(username="locked")
-    for _ in range(5):
-        login(api, ADMIN, "locked", WRONG)
-
-    _act(site, ADMINS, "unlock", locked)
-
-    locked.refresh_from_db()
-    assert (locked.failed_login_attempts, locked.locked_until) == (0, None)
-    assert login(api, ADMIN, "locked").status_code == 200
-
-
 @pytest.mark.parametrize(
     ("action", "logged_as", "state"),
     [
@@ -302,19 +279,6 @@ def test_each_admin_action_writes_one_audit_line_per_admin(
     _act(site, ADMINS, action, staffer)
 
     assert audit_lines(caplog) == [(root.pk, logged_as, staffer.pk)]
-
-
-def test_revoke_tokens_on_admins_ends_their_sessions(site, api, root):
-    staffer = make_admin(username="staffer")
-    session = login_pair(api, ADMIN, "staffer")
-
-    _act(site, ADMINS, "revoke_tokens", staffer)
-
-    assert_error(
-        api.get("/api/v1/admin/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
-    )
-    staffer.refresh_from_db()
-    assert staffer.is_active is True
 
 
 # --- Tokens ------------------------------------------------------------------------------

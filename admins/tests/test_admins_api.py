@@ -279,28 +279,7 @@ def test_put_refuses_what_patch_refuses_and_changes_nothing(api, auth, staffer, 
     assert audit_lines(caplog) == []
 
 
-# --- Block, activate, unlock -------------------------------------------------------------
-
-
-def test_block_ends_the_admins_session_at_once_and_refuses_their_login(
-    api, auth, root, staffer, caplog
-):
-    session = login_pair(api, ADMIN, "staffer")
-    capture_audit(caplog)
-
-    response = api.patch(f"{_detail(staffer)}/block", **auth)
-
-    assert response.status_code == 200
-    assert response.json()["data"]["is_active"] is False
-    staffer.refresh_from_db()
-    assert staffer.is_active is False
-    assert_error(api.get(ME, **bearer(session["access_token"])), 401, "TOKEN_INVALID")
-    refresh = {"refresh_token": session["refresh_token"]}
-    assert_error(
-        api.post("/api/v1/admin/auth/refresh", refresh, format="json"), 401, "TOKEN_INVALID"
-    )
-    assert_error(login(api, ADMIN, "staffer"), 403, "ACCOUNT_INACTIVE")
-    assert audit_lines(caplog) == [(root.pk, "block", staffer.pk)]
+# --- Block (what both realms share: test_staff_actions.py) -------------------------------
 
 
 def test_a_superuser_may_block_another_superuser(api, auth):
@@ -311,37 +290,6 @@ def test_a_superuser_may_block_another_superuser(api, auth):
     assert response.status_code == 200
     other.refresh_from_db()
     assert other.is_active is False
-
-
-def test_activate_lets_a_blocked_admin_log_in_again(api, auth, root, caplog):
-    blocked = make_admin(username="blocked", is_active=False)
-    capture_audit(caplog)
-
-    response = api.patch(f"{_detail(blocked)}/activate", **auth)
-
-    assert response.status_code == 200
-    assert response.json()["data"]["is_active"] is True
-    assert login(api, ADMIN, "blocked").status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "activate", blocked.pk)]
-
-
-def test_unlock_lets_a_locked_admin_log_in(api, auth, root, staffer, caplog):
-    for _ in range(5):
-        login(api, ADMIN, "staffer", WRONG)
-    assert_error(login(api, ADMIN, "staffer"), 423, "ACCOUNT_LOCKED")
-    capture_audit(caplog)
-
-    response = api.patch(f"{_detail(staffer)}/unlock", **auth)
-
-    assert response.status_code == 200
-    data = response.json()["data"]
-    assert (data["failed_login_attempts"], data["locked_until"], data["is_locked"]) == (
-        0,
-        None,
-        False,
-    )
-    assert login(api, ADMIN, "staffer").status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "unlock", staffer.pk)]
 
 
 # --- Who may do it -----------------------------------------------------------------------

@@ -517,59 +517,7 @@ def test_an_avatar_that_is_not_an_image_refuses_the_whole_update_and_writes_noth
     assert audit_lines(caplog) == []
 
 
-# --- Block, activate, unlock, delete, restore --------------------------------------------
-
-
-def test_block_ends_the_users_session_at_once_and_refuses_their_login(api, auth, ada, boss, caplog):
-    session = login_pair(api, USER, "ada")
-    capture_audit(caplog)
-
-    response = api.patch(f"{_detail(ada)}/block", **auth)
-
-    assert response.status_code == 200
-    assert response.json()["data"]["is_active"] is False
-    ada.refresh_from_db()
-    assert ada.is_active is False
-    assert_error(
-        api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
-    )
-    refresh = {"refresh_token": session["refresh_token"]}
-    assert_error(api.post("/api/v1/auth/refresh", refresh, format="json"), 401, "TOKEN_INVALID")
-    assert_error(login(api, USER, "ada"), 403, "ACCOUNT_INACTIVE")
-    assert audit_lines(caplog) == [(boss.pk, "block", ada.pk)]
-
-
-def test_activate_lets_a_blocked_user_log_in_again(api, auth, boss, caplog):
-    blocked = make_user(username="blocked", is_active=False)
-    capture_audit(caplog)
-
-    response = api.patch(f"{_detail(blocked)}/activate", **auth)
-
-    assert response.status_code == 200
-    assert response.json()["data"]["is_active"] is True
-    assert login(api, USER, "blocked").status_code == 200
-    assert audit_lines(caplog) == [(boss.pk, "activate", blocked.pk)]
-
-
-def test_unlock_lets_a_user_locked_by_wrong_passwords_log_in(api, auth, ada, boss, caplog):
-    for _ in range(5):
-        login(api, USER, "ada", WRONG)
-    assert_error(login(api, USER, "ada"), 423, "ACCOUNT_LOCKED")
-    capture_audit(caplog)
-
-    response = api.patch(f"{_detail(ada)}/unlock", **auth)
-
-    assert response.status_code == 200
-    data = response.json()["data"]
-    assert (data["failed_login_attempts"], data["locked_until"], data["is_locked"]) == (
-        0,
-        None,
-        False,
-    )
-    ada.refresh_from_db()
-    assert (ada.failed_login_attempts, ada.locked_until) == (0, None)
-    assert login(api, USER, "ada").status_code == 200
-    assert audit_lines(caplog) == [(boss.pk, "unlock", ada.pk)]
+# --- Delete, restore (block, activate and unlock: test_staff_actions.py) -----------------
 
 
 def test_delete_soft_deletes_revokes_tokens_and_refuses_login(api, auth, ada, boss, caplog):
