@@ -81,3 +81,9 @@ def smtp(settings: Any) -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def generous_login_limit(settings: Any) -> None:
+    """For tests that log in often from one address; the login limit has its own tests."""
+    settings.RATE_LIMIT_ATTEMPTS = 100

@@ -18,7 +18,7 @@ from tokens.models import Token
 from tokens.realms import USER
 from tokens.services import session_start
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 URL = "/api/v1/users/me"
 USER_FIELDS = {
@@ -33,12 +33,6 @@ USER_FIELDS = {
     "updated_at",
 }
 PROFILE = ("username", "name", "email", "phone", "is_active", "deleted_at", "updated_at")
-
-
-@pytest.fixture(autouse=True)
-def _generous_login_limit(settings: Any) -> None:
-    """These tests log in several times from one address; the login limit has its own tests."""
-    settings.RATE_LIMIT_ATTEMPTS = 100
 
 
 @pytest.fixture

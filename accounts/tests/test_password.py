@@ -13,17 +13,11 @@ from accounts.tests.factories import make_user
 from config.testing import PASSWORD, assert_error, bearer, login, login_pair
 from tokens.realms import USER
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 URL = "/api/v1/users/me/password"
 ME = "/api/v1/users/me"
 NEW_PASSWORD = "a brand new passphrase 7"
-
-
-@pytest.fixture(autouse=True)
-def _generous_login_limit(settings: Any) -> None:
-    """These tests log in several times from one address; the login limit has its own tests."""
-    settings.RATE_LIMIT_ATTEMPTS = 100
 
 
 @pytest.fixture

@@ -23,31 +23,12 @@ from tokens.realms import ADMIN, USER
 from tokens.services import session_start
 from tokens.tests.factories import make_account
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 USERS = "/admin/accounts/user/"
 ADMINS = "/admin/admins/admin/"
 TOKENS = "/admin/tokens/token/"
 WRONG = "not the password"
-
-
-@pytest.fixture(autouse=True)
-def _generous_login_limit(settings: Any) -> None:
-    """These tests log in often from one address; the login limit has its own tests."""
-    settings.RATE_LIMIT_ATTEMPTS = 100
-
-
-@pytest.fixture
-def root() -> Admin:
-    return make_admin(username="root", is_superuser=True)
-
-
-@pytest.fixture
-def site(root: Admin) -> Client:
-    """A browser logged in to the admin site as a superuser."""
-    client = Client()
-    client.force_login(root)
-    return client
 
 
 def _act(client: Client, changelist: str, action: str, *accounts: Any) -> Any:

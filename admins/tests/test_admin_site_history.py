@@ -21,7 +21,7 @@ from admins.tests.helpers import admin_token, audit_lines, capture_audit, stored
 from config.testing import bearer
 from tokens.services import session_start
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 USERS = "/admin/accounts/user/"
 ADMINS = "/admin/admins/admin/"
@@ -31,23 +31,6 @@ LOCK = {"failed_login_attempts": 5, "locked_until": timezone.now() + timedelta(h
 
 BLOCKED = "Blocked: every session and token revoked."
 DELETED = "Deleted (soft: the row is kept): every session and token revoked."
-
-
-@pytest.fixture(autouse=True)
-def _generous_login_limit(settings: Any) -> None:
-    settings.RATE_LIMIT_ATTEMPTS = 100
-
-
-@pytest.fixture
-def root() -> Admin:
-    return make_admin(username="root", is_superuser=True)
-
-
-@pytest.fixture
-def site(root: Admin) -> Client:
-    client = Client()
-    client.force_login(root)
-    return client
 
 
 def _act(client: Client, changelist: str, action: str, *accounts: Any) -> Any:

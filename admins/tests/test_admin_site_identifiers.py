@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from accounts.models import UserIdentifier
 from accounts.tests.factories import full_width, make_user
@@ -17,7 +16,7 @@ from admins.tests.helpers import stored
 from config.testing import login
 from tokens.realms import ADMIN, USER
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 REFUSED = [
     ({"username": "Victim@Example.com"}, "username"),
@@ -25,24 +24,6 @@ REFUSED = [
     ({"email": "VIC@example.org"}, "email"),
 ]
 REFUSED_IDS = ["username-as-email", "full-width-username", "email-as-username"]
-
-
-@pytest.fixture(autouse=True)
-def _generous_login_limit(settings: Any) -> None:
-    settings.RATE_LIMIT_ATTEMPTS = 100
-
-
-@pytest.fixture
-def root() -> Admin:
-    return make_admin(username="root", is_superuser=True)
-
-
-@pytest.fixture
-def site(root: Admin) -> Client:
-    """A browser logged in to the admin site as a superuser."""
-    client = Client()
-    client.force_login(root)
-    return client
 
 
 def _form(account: Any, **changes: str) -> dict[str, Any]:

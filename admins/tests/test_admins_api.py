@@ -25,7 +25,7 @@ from admins.tests.helpers import (
 from config.testing import assert_error, bearer, login, login_pair, run_together
 from tokens.realms import ADMIN
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 URL = "/api/v1/admin/admins"
 ME = "/api/v1/admin/me"
@@ -37,22 +37,6 @@ NEW = {
     "email": "newbie@example.com",
     "password": "a long staff passphrase 7",
 }
-
-
-@pytest.fixture(autouse=True)
-def _generous_login_limit(settings: Any) -> None:
-    """These tests log in often from one address; the login limit has its own tests."""
-    settings.RATE_LIMIT_ATTEMPTS = 100
-
-
-@pytest.fixture
-def root() -> Admin:
-    return make_admin(username="root", is_superuser=True)
-
-
-@pytest.fixture
-def auth(api: Any, root: Admin) -> dict[str, str]:
-    return bearer(admin_token(api, root))
 
 
 @pytest.fixture

@@ -20,23 +20,12 @@ from config.testing import PASSWORD, assert_error, bearer, login, login_pair
 from tokens.models import Token
 from tokens.realms import ADMIN, USER
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 URL = "/api/v1/admin/me/password"
 ME = "/api/v1/admin/me"
 NEW_PASSWORD = "a brand new staff passphrase 7"
 SITE_PASSWORD_CHANGE = "/admin/password_change/"
-
-
-@pytest.fixture(autouse=True)
-def _generous_login_limit(settings: Any) -> None:
-    """These tests log in several times from one address; the login limit has its own tests."""
-    settings.RATE_LIMIT_ATTEMPTS = 100
-
-
-@pytest.fixture
-def root() -> Admin:
-    return make_admin(username="root", is_superuser=True)
 
 
 # --- POST /api/v1/admin/me/password --------------------------------------------------

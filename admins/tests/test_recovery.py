@@ -37,11 +37,6 @@ def _frontend(settings: Any) -> None:
     settings.RATE_LIMIT_ATTEMPTS = 100
 
 
-@pytest.fixture
-def root() -> Admin:
-    return make_admin(username="root", is_superuser=True)
-
-
 def test_admin_reset_through_the_api_links_to_the_admin_frontend(
     api: APIClient, smtp: Mailbox
 ) -> None:

@@ -13,11 +13,9 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import plain_drf_twin
-from admins.models import Admin
 from admins.serializers import AdminSerializer, StaffAdminSerializer, StaffUserSerializer
 from admins.tests.factories import make_admin
-from config.testing import assert_error, bearer
-from tokens.services import session_start
+from config.testing import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -69,16 +67,6 @@ def test_what_staff_see_is_drfs_including_the_lockout_fields(serializer, make, l
 
 
 # --- The user list's query parameters (`UserListQuerySerializer`) ------------------------
-
-
-@pytest.fixture
-def boss() -> Admin:
-    return make_admin(username="boss", is_superuser=True)
-
-
-@pytest.fixture
-def auth(boss: Admin) -> dict[str, str]:
-    return bearer(session_start(owner=boss, ip="127.0.0.1", user_agent="test")["access_token"])
 
 
 @pytest.fixture
@@ -140,7 +128,7 @@ def test_a_nul_in_a_search_is_refused_and_documented(api, auth, ada):
 
 
 @pytest.mark.parametrize("value", [0, True, ["boss"]])
-def test_an_admin_name_must_be_a_string(api, auth, boss, value):
+def test_an_admin_name_must_be_a_string(api, auth, root, value):
     response = api.patch("/api/v1/admin/me", {"name": value}, format="json", **auth)
 
     body = assert_error(response, 400, "VALIDATION_ERROR")

@@ -9,14 +9,12 @@ from typing import Any
 
 import pytest
 
-from admins.models import Admin
-from admins.tests.factories import make_admin
-from admins.tests.helpers import admin_token, audit_lines, capture_audit
+from admins.tests.helpers import audit_lines, capture_audit
 from config.testing import assert_error, bearer, login, login_pair
 from tokens.realms import ADMIN, USER, Realm
 from tokens.tests.factories import make_account
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 # Where staff manage each realm's accounts, and where an account reads itself.
 STAFF_URL = {USER: "/api/v1/admin/users", ADMIN: "/api/v1/admin/admins"}
@@ -25,30 +23,13 @@ WRONG = "not the password"
 REALMS = pytest.mark.parametrize("realm", [USER, ADMIN], ids=str)
 
 
-@pytest.fixture(autouse=True)
-def _generous_login_limit(settings: Any) -> None:
-    """These tests log in often from one address; the login limit has its own tests."""
-    settings.RATE_LIMIT_ATTEMPTS = 100
-
-
-@pytest.fixture
-def boss() -> Admin:
-    return make_admin(username="boss", is_superuser=True)
-
-
-@pytest.fixture
-def auth(api: Any, boss: Admin) -> dict[str, str]:
-    """The bearer header of a superuser admin's session."""
-    return bearer(admin_token(api, boss))
-
-
 def _detail(realm: Realm, account: Any) -> str:
     return f"{STAFF_URL[realm]}/{account.pk}"
 
 
 @REALMS
 def test_block_ends_the_accounts_session_at_once_and_refuses_their_login(
-    api, auth, boss, caplog, realm
+    api, auth, root, caplog, realm
 ):
     account = make_account(realm, username="ada")
     session = login_pair(api, realm, "ada")
@@ -68,11 +49,11 @@ def test_block_ends_the_accounts_session_at_once_and_refuses_their_login(
         "TOKEN_INVALID",
     )
     assert_error(login(api, realm, "ada"), 403, "ACCOUNT_INACTIVE")
-    assert audit_lines(caplog) == [(boss.pk, "block", account.pk)]
+    assert audit_lines(caplog) == [(root.pk, "block", account.pk)]
 
 
 @REALMS
-def test_activate_lets_a_blocked_account_log_in_again(api, auth, boss, caplog, realm):
+def test_activate_lets_a_blocked_account_log_in_again(api, auth, root, caplog, realm):
     blocked = make_account(realm, username="blocked", is_active=False)
     capture_audit(caplog)
 
@@ -81,11 +62,11 @@ def test_activate_lets_a_blocked_account_log_in_again(api, auth, boss, caplog, r
     assert response.status_code == 200
     assert response.json()["data"]["is_active"] is True
     assert login(api, realm, "blocked").status_code == 200
-    assert audit_lines(caplog) == [(boss.pk, "activate", blocked.pk)]
+    assert audit_lines(caplog) == [(root.pk, "activate", blocked.pk)]
 
 
 @REALMS
-def test_unlock_lets_an_account_locked_by_wrong_passwords_log_in(api, auth, boss, caplog, realm):
+def test_unlock_lets_an_account_locked_by_wrong_passwords_log_in(api, auth, root, caplog, realm):
     account = make_account(realm, username="ada")
     for _ in range(5):
         login(api, realm, "ada", WRONG)
@@ -104,4 +85,4 @@ def test_unlock_lets_an_account_locked_by_wrong_passwords_log_in(api, auth, boss
     account.refresh_from_db()
     assert (account.failed_login_attempts, account.locked_until) == (0, None)
     assert login(api, realm, "ada").status_code == 200
-    assert audit_lines(caplog) == [(boss.pk, "unlock", account.pk)]
+    assert audit_lines(caplog) == [(root.pk, "unlock", account.pk)]

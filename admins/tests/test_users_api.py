@@ -16,7 +16,6 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.tests.factories import full_width, make_user
 from accounts.tests.images import image_bytes, upload
-from admins.models import Admin
 from admins.tests.factories import make_admin
 from admins.tests.helpers import (
     STAFF_USER_FIELDS,
@@ -32,7 +31,7 @@ from tokens.models import Token
 from tokens.realms import USER
 from tokens.tests.helpers import claims
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 URL = "/api/v1/admin/users"
 WRONG = "not the password"
@@ -50,23 +49,6 @@ TOKEN_FIELDS = {
     "ip",
     "user_agent",
 }
-
-
-@pytest.fixture(autouse=True)
-def _generous_login_limit(settings: Any) -> None:
-    """These tests log in often from one address; the login limit has its own tests."""
-    settings.RATE_LIMIT_ATTEMPTS = 100
-
-
-@pytest.fixture
-def boss() -> Admin:
-    return make_admin(username="boss", is_superuser=True)
-
-
-@pytest.fixture
-def auth(api: Any, boss: Admin) -> dict[str, str]:
-    """The bearer header of a superuser admin's session."""
-    return bearer(admin_token(api, boss))
 
 
 @pytest.fixture
@@ -354,7 +336,7 @@ def test_an_unknown_user_is_a_404_envelope(api, auth, caplog, method, suffix):
 
 
 def test_update_changes_the_profile_and_ignores_fields_no_client_may_set(
-    api, auth, ada, boss, caplog
+    api, auth, ada, root, caplog
 ):
     capture_audit(caplog)
     body = {
@@ -386,12 +368,12 @@ def test_update_changes_the_profile_and_ignores_fields_no_client_may_set(
         "+14155550199",
     )
     assert (ada.is_active, ada.failed_login_attempts, ada.deleted_at) == (True, 0, None)
-    assert audit_lines(caplog) == [(boss.pk, "update", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "update", ada.pk)]
 
 
 # PUT takes PATCH's body and answers as PATCH does: the cases here run through PATCH; these
 # show the PUT route reaches the same update, for a success and for a refusal.
-def test_put_is_a_partial_update_too(api, auth, ada, boss, caplog):
+def test_put_is_a_partial_update_too(api, auth, ada, root, caplog):
     capture_audit(caplog)
 
     response = api.put(_detail(ada), {"name": "Put Name"}, format="json", **auth)
@@ -400,7 +382,7 @@ def test_put_is_a_partial_update_too(api, auth, ada, boss, caplog):
     assert set(response.json()["data"]) == STAFF_USER_FIELDS
     ada.refresh_from_db()
     assert (ada.name, ada.email) == ("Put Name", "ada@example.com")
-    assert audit_lines(caplog) == [(boss.pk, "update", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "update", ada.pk)]
 
 
 def test_put_refuses_what_patch_refuses_and_changes_nothing(api, auth, ada, caplog):
@@ -520,7 +502,7 @@ def test_an_avatar_that_is_not_an_image_refuses_the_whole_update_and_writes_noth
 # --- Delete, restore (block, activate and unlock: test_staff_actions.py) -----------------
 
 
-def test_delete_soft_deletes_revokes_tokens_and_refuses_login(api, auth, ada, boss, caplog):
+def test_delete_soft_deletes_revokes_tokens_and_refuses_login(api, auth, ada, root, caplog):
     session = login_pair(api, USER, "ada")
     capture_audit(caplog)
 
@@ -537,10 +519,10 @@ def test_delete_soft_deletes_revokes_tokens_and_refuses_login(api, auth, ada, bo
     )
     assert_error(login(api, USER, "ada"), 401, "INVALID_CREDENTIALS")
     assert _usernames(api.get(URL, **auth)) == []
-    assert audit_lines(caplog) == [(boss.pk, "delete", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "delete", ada.pk)]
 
 
-def test_restore_lets_a_soft_deleted_user_log_in_again(api, auth, ada, boss, caplog):
+def test_restore_lets_a_soft_deleted_user_log_in_again(api, auth, ada, root, caplog):
     capture_audit(caplog)
     api.delete(_detail(ada), **auth)
     caplog.clear()
@@ -553,7 +535,7 @@ def test_restore_lets_a_soft_deleted_user_log_in_again(api, auth, ada, boss, cap
     assert ada.deleted_at is None
     assert login(api, USER, "ada").status_code == 200
     assert _usernames(api.get(URL, **auth)) == ["ada"]
-    assert audit_lines(caplog) == [(boss.pk, "restore", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "restore", ada.pk)]
 
 
 # --- A user's tokens ---------------------------------------------------------------------
@@ -585,7 +567,7 @@ def test_tokens_lists_that_users_sessions_and_never_a_hash(api, auth, ada):
     assert claims(first["access_token"])["sid"] not in text
 
 
-def test_revoking_a_users_tokens_ends_all_their_sessions_at_once(api, auth, ada, boss, caplog):
+def test_revoking_a_users_tokens_ends_all_their_sessions_at_once(api, auth, ada, root, caplog):
     sessions = [login_pair(api, USER, "ada") for _ in range(2)]
     make_user(username="other")
     other = login_pair(api, USER, "other")
@@ -600,7 +582,7 @@ def test_revoking_a_users_tokens_ends_all_their_sessions_at_once(api, auth, ada,
             api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
         )
     assert api.get("/api/v1/users/me", **bearer(other["access_token"])).status_code == 200
-    assert audit_lines(caplog) == [(boss.pk, "revoke_tokens", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "revoke_tokens", ada.pk)]
     assert login(api, USER, "ada").status_code == 200
 
 

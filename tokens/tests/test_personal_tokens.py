@@ -21,7 +21,7 @@ from tokens.models import Token
 from tokens.realms import USER
 from tokens.tests.helpers import claims, session_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 TOKENS = "/api/v1/tokens"
 ME = "/api/v1/users/me"
@@ -31,11 +31,6 @@ BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SCOPE_SETS = [["read"], ["read", "write"]]
 # A personal token's `prefix` keeps "pat_" and this many of its random characters.
 RANDOM_CHARS_SHOWN = 4
-
-
-@pytest.fixture(autouse=True)
-def _many_logins(settings):
-    settings.RATE_LIMIT_ATTEMPTS = 100
 
 
 @pytest.fixture

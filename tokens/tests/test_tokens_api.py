@@ -17,7 +17,7 @@ from tokens.models import Token
 from tokens.realms import USER, realm_of
 from tokens.tests.helpers import session_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 TOKENS = "/api/v1/tokens"
 ME = "/api/v1/users/me"
@@ -48,11 +48,6 @@ class Caller:
     owner: Any
     access: str
     me: str
-
-
-@pytest.fixture(autouse=True)
-def _many_logins(settings):
-    settings.RATE_LIMIT_ATTEMPTS = 100
 
 
 def log_in(api, owner, **extra) -> dict[str, Any]:
