@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+# What the API shows of a user to the user themself.
+USER_FIELDS = {
+    "id",
+    "username",
+    "name",
+    "email",
+    "phone",
+    "avatar_url",
+    "is_active",
+    "created_at",
+    "updated_at",
+}
+
 
 def plain_drf_twin(fast: type[serializers.ModelSerializer]) -> type[serializers.ModelSerializer]:
     """A plain DRF `ModelSerializer` with `fast`'s model, `Meta.fields` and method fields,

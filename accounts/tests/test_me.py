@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import full_width, make_user
+from accounts.tests.helpers import USER_FIELDS
 from admins.tests.factories import make_admin
 from admins.tests.helpers import admin_token
 from config.testing import PASSWORD, assert_error, bearer, login, login_pair
@@ -21,17 +22,6 @@ from tokens.services import session_start
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
 URL = "/api/v1/users/me"
-USER_FIELDS = {
-    "id",
-    "username",
-    "name",
-    "email",
-    "phone",
-    "avatar_url",
-    "is_active",
-    "created_at",
-    "updated_at",
-}
 PROFILE = ("username", "name", "email", "phone", "is_active", "deleted_at", "updated_at")
 
 

@@ -11,6 +11,7 @@ import time_machine
 
 from accounts.models import User
 from accounts.tests.factories import full_width, make_user
+from accounts.tests.helpers import USER_FIELDS
 from admins.tests.factories import make_admin
 from config.testing import PASSWORD, assert_error, login
 from tokens.models import Token
@@ -19,17 +20,6 @@ from tokens.realms import USER
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/auth/register"
-USER_FIELDS = {
-    "id",
-    "username",
-    "name",
-    "email",
-    "phone",
-    "avatar_url",
-    "is_active",
-    "created_at",
-    "updated_at",
-}
 ISO_8601_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
 
 

@@ -8,40 +8,21 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import AbstractAccount
+from accounts.tests.helpers import USER_FIELDS
 from admins.models import Admin
 from config.testing import PASSWORD, bearer, login_pair
 from tokens.models import Token
 from tokens.realms import ADMIN, USER, realm_of
 
 # What the API shows of an admin to the admin themself, and of a user to an admin.
-ADMIN_FIELDS = {
-    "id",
-    "username",
-    "name",
-    "email",
-    "phone",
-    "avatar_url",
-    "is_active",
-    "is_superuser",
-    "created_at",
-    "updated_at",
-}
+ADMIN_FIELDS = {*USER_FIELDS, "is_superuser"}
 LOCKOUT_FIELDS = {"failed_login_attempts", "locked_until", "is_locked", "last_login", "deleted_at"}
-STAFF_USER_FIELDS = {
-    "id",
-    "username",
-    "name",
-    "email",
-    "phone",
-    "avatar_url",
-    "is_active",
-    "created_at",
-    "updated_at",
-    *LOCKOUT_FIELDS,
-}
+STAFF_USER_FIELDS = {*USER_FIELDS, *LOCKOUT_FIELDS}
 
 _STORED = (
     "username",
@@ -142,3 +123,14 @@ def capture_audit(caplog: pytest.LogCaptureFixture) -> None:
 def grant(admin: Admin, *codenames: str) -> None:
     """Give a non-superuser admin model permissions directly (not through a group)."""
     admin.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+
+
+def site_action(client: Client, changelist: str, action: str, *accounts: Any) -> Any:
+    """Run an admin site changelist action on the selected rows, following the redirect back."""
+    data = {"action": action, "_selected_action": [account.pk for account in accounts]}
+    return client.post(changelist, data, follow=True)
+
+
+def site_messages(response: Any) -> list[tuple[str, str]]:
+    """(level, text) of each message the admin site showed after `response`."""
+    return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
 
@@ -16,7 +15,15 @@ from accounts.models import User
 from accounts.tests.factories import make_user
 from admins.models import Admin
 from admins.tests.factories import make_admin
-from admins.tests.helpers import audit_lines, capture_audit, grant, stored, token_rows
+from admins.tests.helpers import (
+    audit_lines,
+    capture_audit,
+    grant,
+    site_action,
+    site_messages,
+    stored,
+    token_rows,
+)
 from config.testing import PASSWORD, assert_error, bearer, login, login_pair
 from tokens.models import Token
 from tokens.realms import ADMIN, USER
@@ -29,16 +36,6 @@ USERS = "/admin/accounts/user/"
 ADMINS = "/admin/admins/admin/"
 TOKENS = "/admin/tokens/token/"
 WRONG = "not the password"
-
-
-def _act(client: Client, changelist: str, action: str, *accounts: Any) -> Any:
-    """Run a changelist action on the selected rows, following the redirect back."""
-    data = {"action": action, "_selected_action": [account.pk for account in accounts]}
-    return client.post(changelist, data, follow=True)
-
-
-def _messages(response: Any) -> list[tuple[str, str]]:
-    return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
 
 
 # --- The actions both realms have --------------------------------------------------------
@@ -60,10 +57,10 @@ def test_block_revokes_the_accounts_session_and_refuses_their_login(site, api, r
     bystander = login_pair(api, realm, "bob")
     capture_audit(caplog)
 
-    response = _act(site, CHANGELIST[realm], BLOCK[realm], ada)
+    response = site_action(site, CHANGELIST[realm], BLOCK[realm], ada)
 
     assert response.status_code == 200
-    assert _messages(response) == [("success", "1 blocked.")]
+    assert site_messages(response) == [("success", "1 blocked.")]
     ada.refresh_from_db()
     assert ada.is_active is False
     assert_error(api.get(ME[realm], **bearer(session["access_token"])), 401, "TOKEN_INVALID")
@@ -79,7 +76,7 @@ def test_activate_lets_blocked_accounts_log_in_again(site, api, root, caplog, re
     blocked = [make_account(realm, username=f"blocked{n}", is_active=False) for n in range(2)]
     capture_audit(caplog)
 
-    _act(site, CHANGELIST[realm], ACTIVATE[realm], *blocked)
+    site_action(site, CHANGELIST[realm], ACTIVATE[realm], *blocked)
 
     for account in blocked:
         account.refresh_from_db()
@@ -97,7 +94,7 @@ def test_unlock_clears_the_failure_count_and_the_lock(site, api, root, caplog, r
     assert ada.locked_until is not None
     capture_audit(caplog)
 
-    _act(site, CHANGELIST[realm], "unlock", ada)
+    site_action(site, CHANGELIST[realm], "unlock", ada)
 
     ada.refresh_from_db()
     assert (ada.failed_login_attempts, ada.locked_until) == (0, None)
@@ -112,7 +109,7 @@ def test_revoke_tokens_ends_every_session_of_the_selected_accounts(site, api, ro
     bystander = login_pair(api, realm, "bob")
     capture_audit(caplog)
 
-    _act(site, CHANGELIST[realm], "revoke_tokens", ada)
+    site_action(site, CHANGELIST[realm], "revoke_tokens", ada)
 
     for session in sessions:
         assert_error(api.get(ME[realm], **bearer(session["access_token"])), 401, "TOKEN_INVALID")
@@ -131,7 +128,7 @@ def test_delete_users_soft_deletes_and_restore_users_undoes_it(site, api, root, 
     session = login_pair(api, USER, "ada")
     capture_audit(caplog)
 
-    _act(site, USERS, "delete_users", ada)
+    site_action(site, USERS, "delete_users", ada)
 
     ada.refresh_from_db()
     assert ada.deleted_at is not None
@@ -141,7 +138,7 @@ def test_delete_users_soft_deletes_and_restore_users_undoes_it(site, api, root, 
     )
     assert_error(login(api, USER, "ada"), 401, "INVALID_CREDENTIALS")
 
-    _act(site, USERS, "restore_users", ada)
+    site_action(site, USERS, "restore_users", ada)
 
     ada.refresh_from_db()
     assert ada.deleted_at is None
@@ -176,7 +173,7 @@ def test_an_admin_who_may_only_view_cannot_run_an_action(caplog, changelist, per
     capture_audit(caplog)
 
     assert client.get(changelist).status_code == 200
-    _act(client, changelist, action, target)
+    site_action(client, changelist, action, target)
 
     assert stored(target) == before
     assert token_rows() == tokens_before
@@ -194,10 +191,10 @@ def test_blocking_yourself_through_the_action_is_refused_and_changes_nothing(
     before, tokens_before = stored(root), token_rows()
     capture_audit(caplog)
 
-    response = _act(site, ADMINS, "block_admins", root)
+    response = site_action(site, ADMINS, "block_admins", root)
 
     assert response.status_code == 200
-    messages = _messages(response)
+    messages = site_messages(response)
     assert messages == [("error", "root: You cannot block yourself."), ("warning", "0 blocked.")]
     assert stored(root) == before
     assert token_rows() == tokens_before
@@ -209,9 +206,9 @@ def test_blocking_yourself_through_the_action_is_refused_and_changes_nothing(
 def test_blocking_yourself_among_others_blocks_only_the_others(site, root):
     staffer = make_admin(username="staffer")
 
-    response = _act(site, ADMINS, "block_admins", root, staffer)
+    response = site_action(site, ADMINS, "block_admins", root, staffer)
 
-    assert _messages(response) == [
+    assert site_messages(response) == [
         ("error", "root: You cannot block yourself."),
         ("success", "1 blocked."),
     ]
@@ -232,7 +229,7 @@ def test_only_superusers_manage_admins_on_the_site(caplog):
     capture_audit(caplog)
 
     listing = client.get(ADMINS)
-    response = _act(client, ADMINS, "block_admins", root)
+    response = site_action(client, ADMINS, "block_admins", root)
 
     assert listing.status_code == 403
     assert response.status_code == 403
@@ -257,7 +254,7 @@ def test_each_admin_action_writes_one_audit_line_per_admin(
     session_start(owner=staffer, ip="127.0.0.1", user_agent="test")  # a token to revoke
     capture_audit(caplog)
 
-    _act(site, ADMINS, action, staffer)
+    site_action(site, ADMINS, action, staffer)
 
     assert audit_lines(caplog) == [(root.pk, logged_as, staffer.pk)]
 
@@ -310,9 +307,9 @@ def test_revoke_selected_tokens_revokes_only_those(site, api):
     first, second = login_pair(api, USER, "ada"), login_pair(api, USER, "ada")
     rows = list(Token.objects.order_by("pk"))
 
-    response = _act(site, TOKENS, "revoke_selected_tokens", rows[0])
+    response = site_action(site, TOKENS, "revoke_selected_tokens", rows[0])
 
-    assert _messages(response) == [("success", "1 revoked.")]
+    assert site_messages(response) == [("success", "1 revoked.")]
     assert_error(api.get("/api/v1/users/me", **bearer(first["access_token"])), 401, "TOKEN_INVALID")
     assert api.get("/api/v1/users/me", **bearer(second["access_token"])).status_code == 200
 
@@ -347,7 +344,7 @@ def test_the_bulk_delete_action_is_not_offered(site, changelist, root):
     before = (stored(user), stored(root), token_rows())
 
     page = site.get(changelist).content.decode()
-    _act(site, changelist, "delete_selected", selected)
+    site_action(site, changelist, "delete_selected", selected)
 
     assert 'value="delete_selected"' not in page
     assert (stored(user), stored(root), token_rows()) == before
@@ -453,7 +450,7 @@ def test_a_button_runs_its_action_on_that_account_and_comes_back(site, api, root
     response = site.post(f"{USERS}{ada.pk}/actions/block_users/", follow=True)
 
     assert response.redirect_chain == [(f"{USERS}{ada.pk}/change/", 302)]
-    assert _messages(response) == [("success", "1 blocked.")]
+    assert site_messages(response) == [("success", "1 blocked.")]
     ada.refresh_from_db()
     assert ada.is_active is False
     assert_error(
@@ -473,7 +470,7 @@ def test_a_button_for_yourself_is_refused_like_the_action(site, root):
 
     response = site.post(f"{ADMINS}{root.pk}/actions/block_admins/", follow=True)
 
-    assert _messages(response) == [
+    assert site_messages(response) == [
         ("error", "root: You cannot block yourself."),
         ("warning", "0 blocked."),
     ]
@@ -523,14 +520,14 @@ def test_revoking_selected_tokens_says_what_changed_and_is_in_each_owners_histor
     ada, bob = make_user(username="ada"), make_user(username="bob")
     login_pair(api, USER, "ada"), login_pair(api, USER, "ada"), login_pair(api, USER, "bob")
     ada_first, ada_second, bob_only = Token.objects.order_by("pk")
-    _act(site, TOKENS, "revoke_selected_tokens", ada_first)
+    site_action(site, TOKENS, "revoke_selected_tokens", ada_first)
     earlier = LogEntry.objects.get()
     capture_audit(caplog)
     caplog.clear()
 
-    response = _act(site, TOKENS, "revoke_selected_tokens", ada_first, ada_second, bob_only)
+    response = site_action(site, TOKENS, "revoke_selected_tokens", ada_first, ada_second, bob_only)
 
-    assert _messages(response) == [("success", "2 revoked, 1 was already revoked.")]
+    assert site_messages(response) == [("success", "2 revoked, 1 was already revoked.")]
     assert not Token.objects.live().exists()
     assert sorted(audit_lines(caplog)) == [
         (root.pk, "revoke_tokens", ada.pk),

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import formats, timezone
 
@@ -17,7 +16,14 @@ from accounts.models import User
 from accounts.tests.factories import make_user
 from admins.models import Admin
 from admins.tests.factories import make_admin
-from admins.tests.helpers import admin_token, audit_lines, capture_audit, stored
+from admins.tests.helpers import (
+    admin_token,
+    audit_lines,
+    capture_audit,
+    site_action,
+    site_messages,
+    stored,
+)
 from config.testing import bearer
 from tokens.services import session_start
 
@@ -31,15 +37,6 @@ LOCK = {"failed_login_attempts": 5, "locked_until": timezone.now() + timedelta(h
 
 BLOCKED = "Blocked: every session and token revoked."
 DELETED = "Deleted (soft: the row is kept): every session and token revoked."
-
-
-def _act(client: Client, changelist: str, action: str, *accounts: Any) -> Any:
-    data = {"action": action, "_selected_action": [account.pk for account in accounts]}
-    return client.post(changelist, data, follow=True)
-
-
-def _messages(response: Any) -> list[tuple[str, str]]:
-    return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
 
 
 def _history(client: Client, account: Any) -> list[tuple[str, str]]:
@@ -77,7 +74,7 @@ def test_each_site_action_on_a_user_is_in_its_history(site, root, caplog, action
         session_start(owner=ada, ip="127.0.0.1", user_agent="test")
     capture_audit(caplog)
 
-    _act(site, USERS, action, ada)
+    site_action(site, USERS, action, ada)
 
     assert _history(site, ada) == [("root", message)]
     assert len(audit_lines(caplog)) == 1
@@ -100,7 +97,7 @@ def test_each_site_action_on_an_admin_is_in_its_history(site, action, state, mes
     staffer = make_admin(username="staffer", **state)
     session_start(owner=staffer, ip="127.0.0.1", user_agent="test")
 
-    _act(site, ADMINS, action, staffer)
+    site_action(site, ADMINS, action, staffer)
 
     assert _history(site, staffer) == [("root", message)]
 
@@ -236,9 +233,9 @@ def test_an_api_action_that_changes_nothing_records_nothing(
 def test_each_action_says_what_it_changed_and_what_it_left(site, action, states, message):
     users = [make_user(**state) for state in states]
 
-    response = _act(site, USERS, action, *users)
+    response = site_action(site, USERS, action, *users)
 
-    assert _messages(response) == [("success", message)]
+    assert site_messages(response) == [("success", message)]
     changed = int(message.split()[0])
     assert LogEntry.objects.count() == changed
 
@@ -246,9 +243,9 @@ def test_each_action_says_what_it_changed_and_what_it_left(site, action, states,
 def test_an_action_that_changes_nothing_is_a_warning(site):
     ada = make_user(username="ada")
 
-    response = _act(site, USERS, "unlock", ada)
+    response = site_action(site, USERS, "unlock", ada)
 
-    assert _messages(response) == [("warning", "0 unlocked, 1 was not locked.")]
+    assert site_messages(response) == [("warning", "0 unlocked, 1 was not locked.")]
     assert not LogEntry.objects.exists()
 
 
@@ -257,9 +254,9 @@ def test_revoke_tokens_says_how_many_tokens_of_how_many_accounts(site):
     for owner in (ada, ada, bob):
         session_start(owner=owner, ip="127.0.0.1", user_agent="test")
 
-    response = _act(site, USERS, "revoke_tokens", ada, bob, eve)
+    response = site_action(site, USERS, "revoke_tokens", ada, bob, eve)
 
-    assert _messages(response) == [
+    assert site_messages(response) == [
         ("success", "Revoked 3 tokens of 2 accounts; 1 has no live token.")
     ]
     assert _history(site, eve) == []

@@ -12,6 +12,22 @@ from tokens.crypto import digest
 from tokens.models import Token
 from tokens.services import session_start
 
+# The Token resource of the HTTP contract. `revoked_at` is shown too (always null in this
+# list of live tokens); nothing else may appear, least of all a hash or the owner's id.
+TOKEN_FIELDS = {
+    "id",
+    "name",
+    "kind",
+    "prefix",
+    "scopes",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "current",
+}
+TOLERATED_EXTRA = {"revoked_at"}
+SESSION_ONLY = {"ip", "user_agent"}
+
 
 def claims(token: str) -> dict[str, Any]:
     """A JWT's payload, read without checking its signature or expiry."""

@@ -15,7 +15,7 @@ from admins.tests.factories import make_admin
 from config.testing import assert_error, bearer, login, login_pair
 from tokens.models import Token
 from tokens.realms import USER, realm_of
-from tokens.tests.helpers import session_of
+from tokens.tests.helpers import SESSION_ONLY, TOKEN_FIELDS, TOLERATED_EXTRA, session_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
 
@@ -23,21 +23,6 @@ TOKENS = "/api/v1/tokens"
 ME = "/api/v1/users/me"
 ADMIN_ME = "/api/v1/admin/me"
 
-# The Token resource of the HTTP contract. `revoked_at` is shown too (always null in this
-# list of live tokens); nothing else may appear, least of all a hash or the owner's id.
-TOKEN_FIELDS = {
-    "id",
-    "name",
-    "kind",
-    "prefix",
-    "scopes",
-    "created_at",
-    "last_used_at",
-    "expires_at",
-    "current",
-}
-TOLERATED_EXTRA = {"revoked_at"}
-SESSION_ONLY = {"ip", "user_agent"}
 MISSING = object()  # a field left out of the request body
 
 
