@@ -11,11 +11,19 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
 if TYPE_CHECKING:
     from tokens.realms import Realm
+
+# For a race between requests: SQLite serialises every write, so only PostgreSQL's row locking
+# lets two of them meet (with `django_db(transaction=True)`, each thread on its own connection).
+needs_row_locking = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite serialises every write; the races need PostgreSQL's row locking",
+)
 
 # The password every test account gets unless a test gives it another, in every realm.
 PASSWORD = "correct horse battery staple"

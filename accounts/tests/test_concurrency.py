@@ -11,22 +11,18 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User, UserIdentifier
 from accounts.tests.factories import make_user
-from config.testing import bearer, login, login_pair, run_together
+from config.testing import bearer, login, login_pair, needs_row_locking, run_together
 from tokens.realms import USER
 from tokens.tests.helpers import claims, session_of
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="SQLite serialises every write; the races need PostgreSQL's row locking",
-    ),
+    needs_row_locking,
 ]
 
 PASSWORD = "a sturdy passphrase 42"

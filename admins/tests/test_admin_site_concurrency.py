@@ -6,19 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from accounts.models import User, UserIdentifier
 from admins.models import Admin
 from admins.tests.factories import make_admin
-from config.testing import run_together
+from config.testing import needs_row_locking, run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="SQLite serialises every write; the races need PostgreSQL's row locking",
-    ),
+    needs_row_locking,
 ]
 
 PASSWORD = "a sturdy passphrase 42"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import make_user
@@ -22,7 +21,7 @@ from admins.tests.helpers import (
     stored,
     token_rows,
 )
-from config.testing import assert_error, bearer, login, login_pair, run_together
+from config.testing import assert_error, bearer, login, login_pair, needs_row_locking, run_together
 from tokens.realms import ADMIN
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
@@ -439,10 +438,7 @@ def test_the_blocked_superuser_can_be_demoted_and_activated_by_the_last_active_o
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite serialises every write; the race needs PostgreSQL's row locking",
-)
+@needs_row_locking
 @pytest.mark.parametrize("action", ["demote", "block"])
 def test_two_superusers_turning_on_each_other_at_once_leave_one_active_superuser(action):
     """Through the API the last-superuser guard is reached only by a race: the only two
@@ -477,10 +473,7 @@ def test_two_superusers_turning_on_each_other_at_once_leave_one_active_superuser
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite serialises every write; the race needs PostgreSQL's row locking",
-)
+@needs_row_locking
 def test_two_admins_created_at_once_with_one_value_as_username_and_as_email_make_one():
     """The admin realm's identifier table decides, as the user realm's does: exactly one
     201, and a 409 naming the field for the other."""

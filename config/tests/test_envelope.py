@@ -9,13 +9,13 @@ import pytest
 from rest_framework.exceptions import ErrorDetail
 
 from accounts.models import User
-from accounts.tests.factories import make_user
 from config.api.envelope import error_body
 from config.api.exceptions import ErrorCode
 from config.api.handlers import field_errors
 from config.testing import bearer, login_pair
 from tokens.models import Token
 from tokens.realms import USER
+from tokens.tests.factories import make_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("config.tests.urls")]
 
@@ -46,7 +46,7 @@ def test_success_is_wrapped_with_its_message(api):
 
 def test_list_has_items_count_total_page_and_pages(api):
     for _ in range(5):
-        make_user()
+        make_account(USER)
 
     body = api.get("/api/v1/_probe/list?page=2&page_size=2").json()
 
@@ -65,7 +65,7 @@ def test_list_has_items_count_total_page_and_pages(api):
 
 
 def test_page_past_the_end_is_empty_with_the_right_total(api):
-    make_user()
+    make_account(USER)
 
     data = api.get("/api/v1/_probe/list?page=9").json()["data"]
 
@@ -253,7 +253,7 @@ def test_an_error_body_holds_plain_strings_not_enum_members():
 
 
 def test_an_error_in_a_list_item_names_the_item_from_1(api):
-    make_user(username="ada")
+    make_account(USER, username="ada")
     pair = login_pair(api, USER, "ada")
 
     response = api.post(

@@ -12,10 +12,10 @@ from urllib.parse import quote
 import pytest
 from django.utils.module_loading import import_string
 
-from accounts.tests.factories import make_user
 from config.logging import CONTINUATION, JSONFormatter, PlainFormatter
 from config.testing import PASSWORD, bearer, login_pair
 from tokens.realms import USER
+from tokens.tests.factories import make_account
 
 
 def _lines(caplog, logger: str) -> list[dict]:
@@ -25,7 +25,7 @@ def _lines(caplog, logger: str) -> list[dict]:
 
 @pytest.mark.django_db
 def test_each_request_is_one_line_with_its_request_id_account_and_ip(api, caplog):
-    user = make_user(username="ada")
+    user = make_account(USER, username="ada")
     pair = login_pair(api, USER, "ada")
     caplog.clear()
 
@@ -62,7 +62,7 @@ def test_an_anonymous_request_logs_no_account(api, caplog):
 
 @pytest.mark.django_db
 def test_no_log_line_holds_a_password_or_token(api, caplog):
-    make_user(username="ada")
+    make_account(USER, username="ada")
     with caplog.at_level(logging.DEBUG):
         pair = login_pair(api, USER, "ada")
         api.get("/api/v1/users/me", **bearer(pair["access_token"]))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.tests.factories import make_user
 from config.testing import assert_error, bearer
+from tokens.realms import USER
 from tokens.services import session_start
+from tokens.tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,9 @@ pytestmark = pytest.mark.django_db
 def test_page_parameters_that_are_not_positive_integers_are_validation_errors(
     api_no_raise, parameter, value
 ):
-    access = session_start(owner=make_user(), ip="127.0.0.1", user_agent="test")["access_token"]
+    access = session_start(owner=make_account(USER), ip="127.0.0.1", user_agent="test")[
+        "access_token"
+    ]
 
     response = api_no_raise.get("/api/v1/tokens", {parameter: value}, **bearer(access))
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from accounts.models import User
-from accounts.tests.factories import make_user
 from admins.models import Admin
-from admins.tests.factories import make_admin
 from config.testing import PASSWORD, assert_error, bearer
 from tokens.models import Token
+from tokens.realms import ADMIN, USER
 from tokens.services import session_start
+from tokens.tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 
 @pytest.fixture
 def ada() -> User:
-    return make_user(username="ada", email="ada@example.com", name="Ada")
+    return make_account(USER, username="ada", email="ada@example.com", name="Ada")
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def auth(ada: User) -> dict[str, str]:
 
 @pytest.fixture
 def staff_auth() -> dict[str, str]:
-    boss: Admin = make_admin(username="boss", is_superuser=True)
+    boss: Admin = make_account(ADMIN, username="boss", is_superuser=True)
     return bearer(session_start(owner=boss, ip="127.0.0.1", user_agent="test")["access_token"])
 
 

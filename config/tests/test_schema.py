@@ -12,12 +12,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.tests.factories import make_user
-from admins.tests.factories import make_admin
 from config.testing import assert_error, bearer, login, login_pair
 from tokens.models import Token
-from tokens.realms import USER
+from tokens.realms import ADMIN, USER
 from tokens.services import personal_token_create, session_start
+from tokens.tests.factories import make_account
 
 LOGIN = "/api/v1/auth/login"
 ADMIN_LOGIN = "/api/v1/admin/auth/login"
@@ -334,8 +333,8 @@ def assert_documented(document: dict[str, Any], path: str, method: str, response
 def test_login_errors_match_the_documented_codes(api_no_raise, document, settings):
     settings.MAX_LOGIN_ATTEMPTS = 2
     settings.RATE_LIMIT_ATTEMPTS = 4
-    make_user(username="ada")
-    make_user(username="bob", is_active=False)
+    make_account(USER, username="ada")
+    make_account(USER, username="bob", is_active=False)
 
     refused = login(api_no_raise, USER, "ada", "not the password at all")
     blocked = login(api_no_raise, USER, "bob")
@@ -353,8 +352,8 @@ def test_login_errors_match_the_documented_codes(api_no_raise, document, setting
 
 @pytest.mark.django_db
 def test_profile_and_token_errors_match_the_documented_codes(api_no_raise, document):
-    user = make_user()
-    admin = make_admin()
+    user = make_account(USER)
+    admin = make_account(ADMIN)
     _, personal = personal_token_create(owner=user, name="ci", scopes=["read"], expires_in_days=1)
     admin_session = session_start(owner=admin, ip="127.0.0.1", user_agent="test")
     expired = session_start(owner=user, ip="127.0.0.1", user_agent="test")
@@ -394,8 +393,8 @@ def test_profile_and_token_errors_match_the_documented_codes(api_no_raise, docum
 
 @pytest.mark.django_db
 def test_admin_and_register_errors_match_the_documented_codes(api_no_raise, document):
-    make_user(username="taken", email="taken@example.com")
-    admin = make_admin(is_superuser=True)
+    make_account(USER, username="taken", email="taken@example.com")
+    admin = make_account(ADMIN, is_superuser=True)
     session = login_pair(api_no_raise, USER, "taken")
     admin_access = session_start(owner=admin, ip="127.0.0.1", user_agent="test")["access_token"]
     body = {
@@ -500,7 +499,7 @@ def test_text_fields_document_what_drf_refuses_beyond_their_length(document):
     "value", ["\u0000", "a\u0000b", "   ", "\t\n", "\x1f", "\u001c\u001f", " \u0085 "]
 )
 def test_the_documented_patterns_are_what_the_server_refuses(api, value):
-    ada = make_user(name="Ada")
+    ada = make_account(USER, name="Ada")
     response = api.patch(ME, {"name": value}, format="json", **_session_of(ada))
 
     body = assert_error(response, 400, "VALIDATION_ERROR")
@@ -530,7 +529,7 @@ def test_a_text_field_of_python_whitespace_alone_is_outside_the_documented_patte
 def test_a_list_with_a_personal_token_matches_the_documented_schema(api, document):
     # `ip` and `user_agent` are left out for personal tokens, and the document said every
     # token had them (schemathesis: response violates schema).
-    user = make_user()
+    user = make_account(USER)
     personal_token_create(owner=user, name="ci", scopes=["read"], expires_in_days=1)
 
     response = api.get(TOKENS, **_session_of(user))
@@ -543,7 +542,7 @@ def test_a_list_with_a_personal_token_matches_the_documented_schema(api, documen
 
 @pytest.mark.django_db
 def test_a_created_token_matches_the_documented_schema(api, document):
-    auth = _session_of(make_user())
+    auth = _session_of(make_account(USER))
     response = api.post(TOKENS, {"name": "ci", "scopes": ["read"]}, format="json", **auth)
 
     assert response.status_code == 201

@@ -6,16 +6,15 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from accounts.tests.factories import make_user
-from admins.tests.factories import make_admin
 from config.testing import PASSWORD, bearer, login_pair
-from tokens.realms import USER
+from tokens.realms import ADMIN, USER
+from tokens.tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_admin_site_still_refuses_a_form_post_without_its_csrf_token():
-    make_admin(username="root", is_superuser=True)
+    make_account(ADMIN, username="root", is_superuser=True)
     client = Client(enforce_csrf_checks=True)
 
     response = client.post("/admin/login/", {"username": "root", "password": PASSWORD})
@@ -25,7 +24,7 @@ def test_the_admin_site_still_refuses_a_form_post_without_its_csrf_token():
 
 
 def test_the_admin_site_logs_in_with_its_csrf_token_and_keeps_a_session():
-    make_admin(username="root", is_superuser=True)
+    make_account(ADMIN, username="root", is_superuser=True)
     client = Client(enforce_csrf_checks=True)
     page = client.get("/admin/login/")
     token = page.cookies["csrftoken"].value
@@ -40,7 +39,7 @@ def test_the_admin_site_logs_in_with_its_csrf_token_and_keeps_a_session():
 
 
 def test_an_api_request_touches_no_cookie_and_no_session(api):
-    make_user(username="ada")
+    make_account(USER, username="ada")
     token = login_pair(api, USER, "ada")["access_token"]
 
     response = api.get("/api/v1/users/me", **bearer(token))

@@ -13,12 +13,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import make_user
-from admins.tests.factories import make_admin
-from config.testing import assert_error, bearer, login, login_pair
+from config.testing import assert_error, bearer, login
 from tokens.models import Token
-from tokens.realms import USER
+from tokens.realms import ADMIN, USER
 from tokens.services import session_start
+from tokens.tests.factories import make_account
 from tokens.tests.helpers import claims, session_of, sign, tamper
 
 pytestmark = pytest.mark.django_db
@@ -30,16 +29,6 @@ def assert_unauthorized(response, code):
     body = assert_error(response, 401, code)
     assert response["WWW-Authenticate"] == "Bearer"
     return body
-
-
-@pytest.fixture
-def user():
-    return make_user()
-
-
-@pytest.fixture
-def pair(api, user):
-    return login_pair(api, USER, user.username)
 
 
 # --- A valid token -------------------------------------------------------------------
@@ -224,7 +213,7 @@ def test_access_token_of_a_soft_deleted_owner_is_token_invalid(api, user, pair):
 
 
 def test_admin_session_token_on_the_user_realm_is_forbidden(api):
-    admin_pair = session_start(owner=make_admin(), ip="127.0.0.1", user_agent="test")
+    admin_pair = session_start(owner=make_account(ADMIN), ip="127.0.0.1", user_agent="test")
 
     response = api.get(ME, **bearer(admin_pair["access_token"]))
 
@@ -233,8 +222,8 @@ def test_admin_session_token_on_the_user_realm_is_forbidden(api):
 
 
 def test_admin_token_never_acts_as_the_user_with_the_same_id(api):
-    user = make_user(name="The User")
-    admin = make_admin(id=user.pk)
+    user = make_account(USER, name="The User")
+    admin = make_account(ADMIN, id=user.pk)
     admin_pair = session_start(owner=admin, ip="127.0.0.1", user_agent="test")
     assert admin.pk == user.pk
 

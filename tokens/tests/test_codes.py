@@ -11,12 +11,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.tests.factories import make_user
-from admins.tests.factories import make_admin
 from tokens.codes import code_consume, code_issue, code_lifetime, code_peek, codes_end_all
 from tokens.crypto import digest
 from tokens.models import CodePurpose, OneTimeCode, Token
 from tokens.realms import ADMIN, USER
+from tokens.tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +29,7 @@ def refused(code: str, realm=USER, purpose=RESET) -> None:
 
 
 def test_a_code_is_random_and_only_its_digest_is_stored() -> None:
-    user = make_user()
+    user = make_account(USER)
     codes = {code_issue(account=user, purpose=purpose) for purpose in CodePurpose}
     assert len(codes) == 3
     for code in codes:
@@ -41,7 +40,7 @@ def test_a_code_is_random_and_only_its_digest_is_stored() -> None:
 
 
 def test_a_code_works_once() -> None:
-    user = make_user()
+    user = make_account(USER)
     code = code_issue(account=user, purpose=RESET)
     row = code_consume(realm=USER, purpose=RESET, code=code)
     assert row.user == user
@@ -56,7 +55,7 @@ def test_a_code_expires_after_its_purposes_lifetime(settings) -> None:
     assert code_lifetime(CodePurpose.PASSWORD_RESET) == timedelta(minutes=30)
     assert code_lifetime(CodePurpose.EMAIL_VERIFY) == timedelta(hours=48)
     assert code_lifetime(CodePurpose.SECURE_ACCOUNT) == timedelta(days=7)
-    user = make_user()
+    user = make_account(USER)
     code = code_issue(account=user, purpose=RESET)
     with time_machine.travel(timezone.now() + timedelta(minutes=29)):
         code_peek(realm=USER, purpose=RESET, code=code)
@@ -66,8 +65,8 @@ def test_a_code_expires_after_its_purposes_lifetime(settings) -> None:
 
 
 def test_a_code_is_bound_to_its_purpose_and_realm() -> None:
-    user = make_user()
-    admin = make_admin()
+    user = make_account(USER)
+    admin = make_account(ADMIN)
     user_code = code_issue(account=user, purpose=RESET)
     admin_code = code_issue(account=admin, purpose=RESET)
     refused(user_code, purpose=CodePurpose.SECURE_ACCOUNT)
@@ -78,14 +77,14 @@ def test_a_code_is_bound_to_its_purpose_and_realm() -> None:
 
 
 def test_unknown_empty_and_oversized_codes_are_refused() -> None:
-    make_user()
+    make_account(USER)
     for code in ("", "nope", "x" * 129):
         refused(code)
 
 
 def test_a_new_code_ends_the_older_ones_of_that_purpose_only() -> None:
-    user = make_user()
-    other = make_user()
+    user = make_account(USER)
+    other = make_account(USER)
     first = code_issue(account=user, purpose=RESET)
     secure = code_issue(account=user, purpose=CodePurpose.SECURE_ACCOUNT)
     others = code_issue(account=other, purpose=RESET)
@@ -99,7 +98,7 @@ def test_a_new_code_ends_the_older_ones_of_that_purpose_only() -> None:
 
 
 def test_ending_every_code_of_an_account() -> None:
-    user = make_user()
+    user = make_account(USER)
     codes = [code_issue(account=user, purpose=purpose) for purpose in CodePurpose]
     assert codes_end_all(account=user) == 3
     for code, purpose in zip(codes, CodePurpose, strict=True):
@@ -107,8 +106,8 @@ def test_ending_every_code_of_an_account() -> None:
 
 
 def test_a_code_belongs_to_exactly_one_owner() -> None:
-    user = make_user()
-    admin = make_admin()
+    user = make_account(USER)
+    admin = make_account(ADMIN)
     expires = timezone.now() + timedelta(minutes=5)
     for owners in ({}, {"user": user, "admin": admin}):
         with pytest.raises(IntegrityError), transaction.atomic():
@@ -118,7 +117,7 @@ def test_a_code_belongs_to_exactly_one_owner() -> None:
 
 
 def test_a_code_is_no_bearer_credential(api) -> None:
-    user = make_user()
+    user = make_account(USER)
     code = code_issue(account=user, purpose=RESET)
     response = api.get("/api/v1/users/me", HTTP_AUTHORIZATION=f"Bearer {code}")
     assert response.status_code == 401

@@ -16,15 +16,14 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.tests.factories import make_user
-from admins.tests.factories import make_admin
 from config.testing import bearer, login_pair, run_together
 from tokens import lookup as lookup_module
 from tokens.crypto import digest
 from tokens.lookup import token_with_owner
 from tokens.models import Token, TokenKind
-from tokens.realms import USER
+from tokens.realms import ADMIN, USER
 from tokens.services import personal_token_create
+from tokens.tests.factories import make_account
 from tokens.tests.helpers import make_session
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +65,8 @@ def _lookup(token: Token) -> Token | None:
 
 def test_a_user_owned_session_comes_back_field_for_field_as_the_orm_loads_it():
     now = timezone.now()
-    user = make_user(
+    user = make_account(
+        USER,
         phone="+14155550123",
         avatar="avatars/ada.png",
         failed_login_attempts=2,
@@ -79,7 +79,7 @@ def test_a_user_owned_session_comes_back_field_for_field_as_the_orm_loads_it():
 
 
 def test_a_user_owned_personal_token_comes_back_field_for_field():
-    user = make_user(is_active=False, deleted_at=timezone.now())
+    user = make_account(USER, is_active=False, deleted_at=timezone.now())
     token, _ = personal_token_create(
         owner=user, name="backup", scopes=["write", "read"], expires_in_days=3
     )
@@ -88,8 +88,8 @@ def test_a_user_owned_personal_token_comes_back_field_for_field():
 
 
 def test_an_admin_owned_session_comes_back_field_for_field_with_no_user():
-    admin = make_admin(is_superuser=True, phone="+14155550100", last_login=timezone.now())
-    make_user()  # a user with the same id must not turn up as the owner
+    admin = make_account(ADMIN, is_superuser=True, phone="+14155550100", last_login=timezone.now())
+    make_account(USER)  # a user with the same id must not turn up as the owner
     session = make_session(admin)
 
     fast = _lookup(session)
@@ -100,7 +100,7 @@ def test_an_admin_owned_session_comes_back_field_for_field_with_no_user():
 
 
 def test_a_missing_token_is_none_as_the_orm_finds_nothing():
-    session = make_session(make_user())
+    session = make_session(make_account(USER))
     wrong_kind = token_with_owner(token_hash=session.token_hash, kind=TokenKind.PERSONAL)
     unknown = token_with_owner(token_hash=digest("no such key"), kind=TokenKind.SESSION)
 
@@ -174,7 +174,7 @@ def test_threads_with_their_own_connections_share_one_lookup_per_alias():
 
 def test_the_cached_lookup_holds_no_connection_after_a_request(api):
     lookup_module._lookups.clear()
-    make_user(username="ada")
+    make_account(USER, username="ada")
     access = login_pair(api, USER, "ada")["access_token"]
 
     assert api.get("/api/v1/users/me", **bearer(access)).status_code == 200
@@ -190,7 +190,7 @@ def test_the_cached_lookup_holds_no_connection_after_a_request(api):
 )
 def test_authenticated_requests_from_several_threads_build_one_lookup():
     lookup_module._lookups.clear()
-    make_user(username="ada")
+    make_account(USER, username="ada")
     access = login_pair(APIClient(), USER, "ada")["access_token"]
 
     def me(client: Any, _: int) -> Any:

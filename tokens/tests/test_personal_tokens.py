@@ -12,13 +12,12 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import make_user
 from admins.models import Admin
-from admins.tests.factories import make_admin
 from config.testing import PASSWORD, assert_error, bearer, login_pair
 from tokens.crypto import new_personal_token
 from tokens.models import Token
-from tokens.realms import USER
+from tokens.realms import ADMIN, USER
+from tokens.tests.factories import make_account
 from tokens.tests.helpers import claims, session_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
@@ -35,7 +34,7 @@ RANDOM_CHARS_SHOWN = 4
 
 @pytest.fixture
 def user():
-    return make_user(name="Original Name")
+    return make_account(USER, name="Original Name")
 
 
 @pytest.fixture
@@ -173,7 +172,7 @@ def test_personal_token_cannot_do_what_needs_a_login_session(
 
 @pytest.mark.parametrize("scopes", SCOPE_SETS)
 def test_admin_personal_token_cannot_log_out_or_manage_tokens(api, scopes):
-    admin = make_admin()
+    admin = make_account(ADMIN)
     access = admin_session(api, admin)
     pat = pat_of(api, access, scopes)
     before = token_state()
@@ -191,8 +190,8 @@ def test_admin_personal_token_cannot_log_out_or_manage_tokens(api, scopes):
 
 
 def test_admin_personal_token_works_on_the_admin_realm(api):
-    admin = make_admin(is_superuser=True)
-    listed_user = make_user()
+    admin = make_account(ADMIN, is_superuser=True)
+    listed_user = make_account(USER)
     pat = pat_of(api, admin_session(api, admin), ["read"])
 
     me = api.get(ADMIN_ME, **bearer(pat))
@@ -205,7 +204,7 @@ def test_admin_personal_token_works_on_the_admin_realm(api):
 
 
 def test_read_only_admin_personal_token_cannot_change_the_admin(api):
-    admin = make_admin(is_superuser=True, name="Admin Name")
+    admin = make_account(ADMIN, is_superuser=True, name="Admin Name")
     pat = pat_of(api, admin_session(api, admin), ["read"])
 
     response = api.patch(ADMIN_ME, {"name": "Changed"}, format="json", **bearer(pat))
@@ -216,8 +215,8 @@ def test_read_only_admin_personal_token_cannot_change_the_admin(api):
 
 @pytest.mark.parametrize("scopes", SCOPE_SETS)
 def test_admin_personal_token_never_works_on_the_user_realm(api, scopes):
-    user = make_user(name="The User")
-    admin = make_admin(id=user.pk, is_superuser=True)
+    user = make_account(USER, name="The User")
+    admin = make_account(ADMIN, id=user.pk, is_superuser=True)
     pat = pat_of(api, admin_session(api, admin), scopes)
 
     read = api.get(ME, **bearer(pat))
@@ -231,7 +230,7 @@ def test_admin_personal_token_never_works_on_the_user_realm(api, scopes):
 
 @pytest.mark.parametrize("path", [ADMIN_USERS, ADMIN_ME])
 def test_user_personal_token_is_forbidden_on_the_admin_realm(api, session, path):
-    make_admin(is_superuser=True)
+    make_account(ADMIN, is_superuser=True)
     pat = pat_of(api, session, ["read", "write"])
 
     response = api.get(path, **bearer(pat))
@@ -285,7 +284,7 @@ def test_personal_token_of_a_soft_deleted_owner_is_token_invalid(api, user, sess
 
 
 def test_personal_token_of_a_blocked_admin_is_token_invalid(api):
-    admin = make_admin(is_superuser=True)
+    admin = make_account(ADMIN, is_superuser=True)
     pat = pat_of(api, admin_session(api, admin))
     Admin.objects.filter(pk=admin.pk).update(is_active=False)
 
@@ -389,7 +388,7 @@ def every_stored_value() -> list[tuple[str, str]]:
 
 
 def test_the_database_never_holds_a_secret(api, user, session):
-    admin = make_admin(is_superuser=True)
+    admin = make_account(ADMIN, is_superuser=True)
     admin_access = admin_session(api, admin)
     second = login_pair(api, USER, user.username)
     pats = [
@@ -431,7 +430,7 @@ def test_the_database_never_holds_a_secret(api, user, session):
 
 def test_admin_lists_a_users_personal_tokens_without_their_secrets(api, user, session):
     pats = [create_pat(api, session, ["read"]), create_pat(api, session, ["read", "write"])]
-    staff = admin_session(api, make_admin(is_superuser=True))
+    staff = admin_session(api, make_account(ADMIN, is_superuser=True))
 
     response = api.get(f"{ADMIN_USERS}/{user.pk}/tokens", **bearer(staff))
 
@@ -448,7 +447,7 @@ def test_admin_lists_a_users_personal_tokens_without_their_secrets(api, user, se
 
 def test_admin_revoking_a_users_tokens_stops_their_personal_tokens(api, user, session):
     pats = [pat_of(api, session, ["read"]), pat_of(api, session, ["read", "write"])]
-    staff = admin_session(api, make_admin(is_superuser=True))
+    staff = admin_session(api, make_account(ADMIN, is_superuser=True))
 
     response = api.delete(f"{ADMIN_USERS}/{user.pk}/tokens", **bearer(staff))
 

@@ -11,11 +11,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.tests.factories import make_user
-from admins.tests.factories import make_admin
 from config.testing import bearer
 from tokens.models import Token
+from tokens.realms import ADMIN, USER
 from tokens.services import personal_token_create, tokens_prune
+from tokens.tests.factories import make_account
 from tokens.tests.helpers import make_session
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def ids() -> set[int]:
 
 
 def test_prune_tokens_deletes_exactly_the_expired_and_revoked_rows(api):
-    user, admin = make_user(), make_admin()
+    user, admin = make_account(USER), make_account(ADMIN)
     user_pat, user_secret = make_pat(user)
     admin_pat, admin_secret = make_pat(admin)
     live = {make_session(user).pk, make_session(admin).pk, user_pat.pk, admin_pat.pk}
@@ -74,7 +74,7 @@ def test_prune_tokens_deletes_exactly_the_expired_and_revoked_rows(api):
 
 
 def test_a_second_prune_deletes_nothing():
-    user = make_user()
+    user = make_account(USER)
     make_session(user, **expired())
     make_pat(user, **revoked())
     kept = make_pat(user)[0]
@@ -85,14 +85,14 @@ def test_a_second_prune_deletes_nothing():
 
 
 def test_prune_of_one_row_says_token_in_the_singular():
-    make_pat(make_user(), **revoked())
+    make_pat(make_account(USER), **revoked())
 
     assert prune() == "Deleted 1 expired or revoked token."
     assert ids() == set()
 
 
 def test_prune_with_only_live_tokens_deletes_nothing():
-    user = make_user()
+    user = make_account(USER)
     kept = {make_session(user).pk, make_pat(user)[0].pk}
 
     assert prune() == "Deleted 0 expired or revoked tokens."
@@ -100,7 +100,7 @@ def test_prune_with_only_live_tokens_deletes_nothing():
 
 
 def test_a_token_expiring_at_the_pruning_instant_is_deleted_and_one_a_moment_later_kept():
-    user = make_user()
+    user = make_account(USER)
     now = timezone.now()
     at_now = make_pat(user, expires_at=now)[0]
     later = make_pat(user, expires_at=now + timedelta(microseconds=1))[0]
@@ -113,7 +113,7 @@ def test_a_token_expiring_at_the_pruning_instant_is_deleted_and_one_a_moment_lat
 
 @pytest.mark.parametrize(("dead", "batch_size"), [(5, 2), (4, 2), (3, 1), (5, 1000)])
 def test_tokens_prune_works_across_batches(dead, batch_size):
-    user, admin = make_user(), make_admin()
+    user, admin = make_account(USER), make_account(ADMIN)
     kept = {make_session(user).pk, make_pat(user)[0].pk, make_pat(admin)[0].pk}
     for n in range(dead):
         owner = user if n % 2 else admin
@@ -126,7 +126,7 @@ def test_tokens_prune_works_across_batches(dead, batch_size):
 
 
 def test_prune_tokens_dry_run_says_how_many_it_would_delete_and_deletes_nothing():
-    user, admin = make_user(), make_admin()
+    user, admin = make_account(USER), make_account(ADMIN)
     make_session(user, **expired())
     make_pat(user, **revoked())
     make_pat(admin, **expired())
@@ -145,7 +145,7 @@ def test_prune_tokens_dry_run_says_how_many_it_would_delete_and_deletes_nothing(
 
 
 def test_prune_tokens_dry_run_of_one_row_and_of_none():
-    make_pat(make_user(), **revoked())
+    make_pat(make_account(USER), **revoked())
 
     assert (
         prune("--dry-run") == "Would delete 1 expired or revoked token (dry run: nothing deleted)."
@@ -158,7 +158,7 @@ def test_prune_tokens_dry_run_of_one_row_and_of_none():
 
 
 def test_tokens_prune_dry_run_counts_what_a_real_run_deletes_at_the_same_instant():
-    user = make_user()
+    user = make_account(USER)
     now = timezone.now()
     at_now = make_pat(user, expires_at=now)[0]
     later = make_pat(user, expires_at=now + timedelta(microseconds=1))[0]

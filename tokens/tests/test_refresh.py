@@ -10,12 +10,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import make_user
-from admins.tests.factories import make_admin
 from config.testing import assert_error, bearer, login_pair
 from tokens.models import Token
 from tokens.realms import ADMIN, USER
 from tokens.services import session_refresh, session_start
+from tokens.tests.factories import make_account
 from tokens.tests.helpers import claims, session_of, sign, tamper
 
 pytestmark = pytest.mark.django_db
@@ -50,16 +49,6 @@ def assert_refused(response, code):
     assert response["WWW-Authenticate"] == "Bearer"
 
 
-@pytest.fixture
-def user():
-    return make_user()
-
-
-@pytest.fixture
-def pair(api, user):
-    return login_pair(api, USER, user.username)
-
-
 # --- Rotation ------------------------------------------------------------------------
 
 
@@ -75,14 +64,11 @@ def test_refresh_returns_a_new_pair_that_works(api, user, pair):
     assert Token.objects.count() == 1
 
 
-@pytest.mark.parametrize(
-    ("prefix", "make"),
-    [("/api/v1", make_user), ("/api/v1/admin", make_admin)],
-    ids=["user", "admin"],
-)
-def test_refreshes_within_one_second_each_give_a_new_access_and_refresh_token(api, prefix, make):
-    account = make(password="a sturdy passphrase 42")
-    me = f"{prefix}/me" if prefix.endswith("admin") else ME
+@pytest.mark.parametrize("realm", [USER, ADMIN], ids=str)
+def test_refreshes_within_one_second_each_give_a_new_access_and_refresh_token(api, realm):
+    account = make_account(realm, password="a sturdy passphrase 42")
+    prefix = f"/api/v1/{realm.url_prefix}".rstrip("/")
+    me = f"{prefix}/me" if realm is ADMIN else ME
     credentials = {"username": account.username, "password": "a sturdy passphrase 42"}
     # Frozen: every token is issued within one second, with the same `iat` and `exp`.
     with time_machine.travel(timezone.now(), tick=False):
@@ -346,7 +332,7 @@ def test_refused_refresh_of_a_blocked_owner_leaves_the_session_unchanged(api, us
 
 
 def test_admin_refresh_token_on_the_user_endpoint_is_token_invalid(api):
-    admin = make_admin()
+    admin = make_account(ADMIN)
     admin_pair = session_start(owner=admin, ip="127.0.0.1", user_agent="test")
     session = session_of(admin_pair)
     before = state(session)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.tests.factories import make_user
 from config.testing import assert_error, bearer
 from tokens.models import Token
+from tokens.realms import USER
 from tokens.services import session_start
+from tokens.tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ TOKENS = "/api/v1/tokens"
 @pytest.fixture
 def auth() -> dict[str, str]:
     return bearer(
-        session_start(owner=make_user(), ip="127.0.0.1", user_agent="test")["access_token"]
+        session_start(owner=make_account(USER), ip="127.0.0.1", user_agent="test")["access_token"]
     )
 
 

@@ -9,12 +9,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tests.factories import make_user
-from admins.tests.factories import make_admin
 from tokens.crypto import digest
 from tokens.models import Token, TokenKind
-from tokens.realms import realm_of
+from tokens.realms import ADMIN, USER, realm_of
 from tokens.services import token_revoke, token_revoke_all
+from tokens.tests.factories import make_account
 from tokens.tests.helpers import make_session
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +41,7 @@ def make_personal(owner, **fields):
 
 
 def test_revoke_all_revokes_every_live_token_but_the_kept_one():
-    user = make_user()
+    user = make_account(USER)
     keep = make_session(user)
     others = [make_session(user), make_session(user), make_personal(user)]
 
@@ -54,7 +53,7 @@ def test_revoke_all_revokes_every_live_token_but_the_kept_one():
 
 
 def test_revoke_all_without_keep_revokes_everything():
-    user = make_user()
+    user = make_account(USER)
     make_session(user)
     make_personal(user)
 
@@ -64,9 +63,9 @@ def test_revoke_all_without_keep_revokes_everything():
 
 
 def test_revoke_all_leaves_other_owners_alone():
-    user = make_user()
-    other_user = make_user()
-    admin_with_same_id = make_admin(id=user.pk)
+    user = make_account(USER)
+    other_user = make_account(USER)
+    admin_with_same_id = make_account(ADMIN, id=user.pk)
     make_session(user)
     untouched = [make_session(other_user), make_session(admin_with_same_id)]
 
@@ -76,7 +75,7 @@ def test_revoke_all_leaves_other_owners_alone():
 
 
 def test_revoke_all_does_not_restamp_or_count_already_revoked_tokens():
-    user = make_user()
+    user = make_account(USER)
     earlier = timezone.now() - timedelta(days=1)
     old = make_session(user, revoked_at=earlier)
     make_session(user)
@@ -88,7 +87,7 @@ def test_revoke_all_does_not_restamp_or_count_already_revoked_tokens():
 
 def test_revoke_all_counts_only_live_tokens():
     """The docstring's promise: "revoke every live token ... return how many"."""
-    user = make_user()
+    user = make_account(USER)
     make_session(user)
     make_session(user, expires_at=timezone.now() - timedelta(seconds=1))
 
@@ -96,14 +95,14 @@ def test_revoke_all_counts_only_live_tokens():
 
 
 def test_revoke_all_of_an_owner_without_tokens_is_zero():
-    assert token_revoke_all(owner=make_user()) == 0
+    assert token_revoke_all(owner=make_account(USER)) == 0
 
 
 # --- token_revoke --------------------------------------------------------------------
 
 
 def test_revoke_one_token_leaves_the_others_live():
-    user = make_user()
+    user = make_account(USER)
     target, other = make_session(user), make_session(user)
 
     token_revoke(token=target)
@@ -112,7 +111,7 @@ def test_revoke_one_token_leaves_the_others_live():
 
 
 def test_revoking_a_revoked_token_keeps_its_first_timestamp():
-    user = make_user()
+    user = make_account(USER)
     earlier = timezone.now() - timedelta(hours=1)
     token = make_session(user, revoked_at=earlier)
 
@@ -125,7 +124,7 @@ def test_revoking_a_revoked_token_keeps_its_first_timestamp():
 
 
 def test_live_and_dead_split_tokens_at_revocation_and_expiry():
-    user = make_user()
+    user = make_account(USER)
     now = timezone.now()
     live = make_session(user)
     revoked = make_session(user, revoked_at=now)
@@ -139,7 +138,7 @@ def test_live_and_dead_split_tokens_at_revocation_and_expiry():
 
 
 def test_live_and_dead_default_to_the_current_time():
-    user = make_user()
+    user = make_account(USER)
     live = make_session(user)
     expired = make_session(user, expires_at=timezone.now() - timedelta(seconds=1))
 
@@ -148,8 +147,8 @@ def test_live_and_dead_default_to_the_current_time():
 
 
 def test_for_owner_tells_a_user_from_an_admin_with_the_same_id():
-    user = make_user()
-    admin = make_admin(id=user.pk)
+    user = make_account(USER)
+    admin = make_account(ADMIN, id=user.pk)
     users_token, admins_token = make_session(user), make_session(admin)
 
     assert list(Token.objects.for_owner(user)) == [users_token]
@@ -159,7 +158,7 @@ def test_for_owner_tells_a_user_from_an_admin_with_the_same_id():
 
 
 def test_sessions_and_personal_split_by_kind():
-    user = make_user()
+    user = make_account(USER)
     session, personal = make_session(user), make_personal(user)
 
     assert list(Token.objects.sessions()) == [session]
@@ -179,7 +178,7 @@ def _row(**owners):
 
 
 def test_database_refuses_a_token_with_both_a_user_and_an_admin():
-    row = _row(user=make_user(), admin=make_admin())
+    row = _row(user=make_account(USER), admin=make_account(ADMIN))
 
     with pytest.raises(IntegrityError), transaction.atomic():
         row.save()
@@ -195,7 +194,7 @@ def test_database_refuses_a_token_without_an_owner():
 
 
 def test_database_refuses_two_tokens_with_the_same_hash():
-    user = make_user()
+    user = make_account(USER)
     _row(user=user).save()
 
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -205,7 +204,7 @@ def test_database_refuses_two_tokens_with_the_same_hash():
 
 
 def test_deleting_a_user_deletes_its_tokens_only():
-    user, other = make_user(), make_user()
+    user, other = make_account(USER), make_account(USER)
     make_session(user)
     make_personal(user)
     kept = make_session(other)
@@ -216,7 +215,7 @@ def test_deleting_a_user_deletes_its_tokens_only():
 
 
 def test_deleting_an_admin_deletes_its_tokens_only():
-    admin, user = make_admin(), make_user()
+    admin, user = make_account(ADMIN), make_account(USER)
     make_session(admin)
     kept = make_session(user)
 
@@ -226,7 +225,7 @@ def test_deleting_an_admin_deletes_its_tokens_only():
 
 
 def test_token_str_names_kind_id_and_prefix_only():
-    token = make_personal(make_user())
+    token = make_personal(make_account(USER))
 
     assert str(token) == f"Personal access token {token.pk} pat_abcd"
     assert token.token_hash not in str(token)

@@ -10,11 +10,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from accounts.tests.factories import make_user
-from admins.tests.factories import make_admin
 from config.testing import assert_error, bearer, login, login_pair
 from tokens.models import Token
-from tokens.realms import USER, realm_of
+from tokens.realms import ADMIN, USER, realm_of
+from tokens.tests.factories import make_account
 from tokens.tests.helpers import SESSION_ONLY, TOKEN_FIELDS, TOLERATED_EXTRA, session_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
@@ -50,7 +49,7 @@ def caller_of(api, owner) -> Caller:
 
 @pytest.fixture(params=["user", "admin"])
 def caller(request, api) -> Caller:
-    owner = make_user() if request.param == "user" else make_admin()
+    owner = make_account(USER) if request.param == "user" else make_account(ADMIN)
     return caller_of(api, owner)
 
 
@@ -200,9 +199,9 @@ def test_name_of_100_characters_is_accepted(api, caller):
 
 def test_token_creation_is_rate_limited_per_account(api, settings):
     settings.TOKEN_CREATE_RATE_LIMIT = "2/h"
-    user = make_user()
-    admin_with_same_id = make_admin(id=user.pk)
-    other = make_user()
+    user = make_account(USER)
+    admin_with_same_id = make_account(ADMIN, id=user.pk)
+    other = make_account(USER)
     access = log_in(api, user)["access_token"]
     another_session = log_in(api, user)["access_token"]
     admin_access = log_in(api, admin_with_same_id)["access_token"]
@@ -233,7 +232,7 @@ def test_token_creation_is_rate_limited_per_account(api, settings):
 
 
 def test_list_shows_my_live_sessions_and_tokens_newest_first(api):
-    user = make_user()
+    user = make_account(USER)
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         first = log_in(api, user, HTTP_USER_AGENT="agent-one")
         traveller.shift(timedelta(seconds=1))
@@ -272,7 +271,7 @@ def test_list_shows_my_live_sessions_and_tokens_newest_first(api):
 
 
 def test_list_shows_ip_and_user_agent_for_sessions_only(api):
-    user = make_user()
+    user = make_account(USER)
     access = log_in(api, user, HTTP_USER_AGENT="pytest-agent/1.0")["access_token"]
     created(api, access)
 
@@ -290,8 +289,8 @@ def test_list_shows_ip_and_user_agent_for_sessions_only(api):
 
 
 def test_each_realm_lists_only_its_own_tokens(api):
-    user = make_user()
-    admin = make_admin(id=user.pk)
+    user = make_account(USER)
+    admin = make_account(ADMIN, id=user.pk)
     user_pair = log_in(api, user)
     user_pat = created(api, user_pair["access_token"])
     admin_pair = log_in(api, admin)
@@ -344,9 +343,9 @@ def test_revoking_another_of_my_sessions_stops_its_access_token_at_once(api, cal
 
 @pytest.mark.parametrize("stranger", ["user", "admin with the same id"])
 def test_revoking_someone_elses_token_is_not_found_and_leaves_it_working(api, stranger):
-    victim = make_user()
+    victim = make_account(USER)
     victim_pat = created(api, log_in(api, victim)["access_token"])
-    attacker = make_user() if stranger == "user" else make_admin(id=victim.pk)
+    attacker = make_account(USER) if stranger == "user" else make_account(ADMIN, id=victim.pk)
     attacker_access = log_in(api, attacker)["access_token"]
 
     response = api.delete(f"{TOKENS}/{victim_pat['id']}", **bearer(attacker_access))
@@ -371,7 +370,7 @@ def test_revoking_an_unknown_token_is_not_found(api, caller):
 def test_revoke_all_keeps_only_the_current_session(api, caller):
     other_session = log_in(api, caller.owner)
     pats = [created(api, caller.access), created(api, other_session["access_token"])]
-    bystander = make_user()
+    bystander = make_account(USER)
     bystander_access = log_in(api, bystander)["access_token"]
 
     response = api.delete(TOKENS, **bearer(caller.access))
@@ -403,7 +402,7 @@ def test_revoke_all_with_nothing_else_revokes_nothing(api, caller):
     [("get", TOKENS), ("post", TOKENS), ("delete", TOKENS), ("delete", f"{TOKENS}/1")],
 )
 def test_token_endpoints_without_credentials_are_not_authenticated(api, method, path):
-    created(api, login_pair(api, USER, make_user().username)["access_token"])
+    created(api, login_pair(api, USER, make_account(USER).username)["access_token"])
     before = list(Token.objects.values_list("pk", "revoked_at"))
 
     response = getattr(api, method)(path, {"name": "ci", "scopes": ["read"]}, format="json")
