@@ -136,6 +136,8 @@ class AccountSerializer(serializers.ModelSerializer):
             "phone",
             "avatar_url",
             "is_active",
+            "email_verified",
+            "pending_email",
             "created_at",
             "updated_at",
         )

@@ -26,7 +26,12 @@ from accounts.avatars import avatar_clean, avatar_delete, avatar_store
 from accounts.models import AbstractAccount
 from accounts.notices import Notice, account_notify
 from accounts.throttling import throttle_login
-from accounts.validators import normalize_username
+from accounts.validators import fold_identifier, normalize_username
+from accounts.verification import (
+    email_verification_check,
+    verification_enabled,
+    verification_mail_enqueue,
+)
 from config.api.exceptions import AccountInactive, AccountLocked, Conflict, InvalidCredentials
 from tokens.models import Token
 from tokens.realms import Realm, realm_of
@@ -79,6 +84,7 @@ def account_create(
     password: str,
     phone: str | None = None,
     avatar: UploadedFile | None = None,
+    email_verified: bool = False,
     **extra: Any,
 ) -> Account:
     """Create an account; a username, email or phone already taken (in any case) is a 409.
@@ -86,6 +92,11 @@ def account_create(
     The password is judged by Django's validators first (against the new account's
     attributes), then the avatar, both before anything is written; the avatar's file is
     removed again if the account cannot be created.
+
+    An account whose address is not known to be right (`email_verified` false: a
+    registration, a user created by staff) is mailed a verification link unless
+    `EMAIL_VERIFICATION` is `none`, in the creation's transaction: a creation that fails
+    sends nothing.
     """
     _validate_password(password, model(username=username, name=name, email=email), "password")
     image = avatar_clean(avatar) if avatar is not None else None
@@ -94,15 +105,19 @@ def account_create(
         raise _conflict(taken)
     avatar_name = avatar_store(image) if image is not None else ""
     try:
-        account: Account = model.objects.create_user(
-            username=username,
-            email=email,
-            password=password,
-            name=name,
-            phone=phone,
-            avatar=avatar_name,
-            **extra,
-        )
+        with transaction.atomic():
+            account: Account = model.objects.create_user(
+                username=username,
+                email=email,
+                password=password,
+                name=name,
+                phone=phone,
+                avatar=avatar_name,
+                email_verified=email_verified,
+                **extra,
+            )
+            if not email_verified and verification_enabled():
+                verification_mail_enqueue(account=account, to=account.email)
     except ValidationError as exc:
         avatar_delete(avatar_name)
         # Lost a race with another request: the database's unique index decided.
@@ -113,19 +128,42 @@ def account_create(
     return account
 
 
-def account_update(*, account: Account, avatar: Any = KEEP, **changes: Any) -> Account:
+def account_update(
+    *, account: Account, avatar: Any = KEEP, confirm_email: bool = False, **changes: Any
+) -> Account:
     """Change profile fields (`username`, `name`, `email`, `phone`) and, when given, the
     avatar (an upload, or None to remove it); 409 on a taken value.
 
     Everything is judged before anything is written, so a refused avatar or a taken email
     changes nothing. The old avatar file is deleted once the change has committed; a new
     file whose change did not commit is deleted again.
+
+    A new `email` (another address, not the same one in another case) is applied at once,
+    unverified, when staff change it. With `confirm_email` (the account's own change) it
+    is not applied: it must be free now (409, as any other), becomes `pending_email`, a
+    verification link is mailed to it and a notice to the current address, all in the
+    change's transaction; the link makes it the `email` (`accounts.verification`). A
+    later request replaces the pending address; asking for the current one again cancels
+    it.
     """
     if "username" in changes:
         changes["username"] = normalize_username(changes["username"])
+    new_email: str = changes.get("email") or ""
+    email_moves = bool(new_email) and fold_identifier(new_email) != fold_identifier(account.email)
+    if confirm_email and "email" in changes:
+        if email_moves:
+            changes["pending_email"] = changes.pop("email")
+        else:
+            # The same address (in another case, say) needs no proof; a pending change
+            # is cancelled.
+            changes["pending_email"] = None
+    elif email_moves:
+        changes.update(email_verified=False, pending_email=None)
     image = avatar_clean(avatar) if avatar not in (KEEP, None) else None
     model = _model_of(account)
     unique = {field: changes[field] for field in UNIQUE_FIELDS if changes.get(field)}
+    if changes.get("pending_email"):
+        unique["email"] = changes["pending_email"]
     taken = model.objects.conflicts(exclude_pk=account.pk, **unique)
     if taken:
         raise _conflict(taken)
@@ -138,6 +176,11 @@ def account_update(*, account: Account, avatar: Any = KEEP, **changes: Any) -> A
             for field, value in changes.items():
                 setattr(account, field, value)
             account.save(update_fields=[*changes, "updated_at"])
+            if confirm_email and email_moves:
+                verification_mail_enqueue(account=account, to=new_email)
+                account_notify(
+                    account=account, notice=Notice.EMAIL_CHANGE_REQUESTED, to=account.email
+                )
             if avatar is not KEEP and old_avatar:
                 transaction.on_commit(lambda: avatar_delete(old_avatar))
     except IntegrityError:
@@ -314,7 +357,8 @@ def account_authenticate(
     what a wrong password costs (as Django's ModelBackend does, ticket #20760). Then: a
     lock in force is 423 whatever the password; a wrong password counts towards the lock
     (423 on the attempt that reaches it, else 401); a blocked account with the right
-    password is 403; success clears the counter.
+    password is 403, and so is one whose address is unverified under
+    `EMAIL_VERIFICATION=mandatory`; success clears the counter.
     """
     now = timezone.now()
     model = realm.model
@@ -338,6 +382,7 @@ def account_authenticate(
     if not account.is_active:
         _log("login_refused_inactive", realm=realm, account=account, ip=ip)
         raise AccountInactive()
+    email_verification_check(realm=realm, account=account)
 
     # Conditional, so that a lock placed by a concurrent failure since we read the row holds.
     cleared = (

@@ -1,6 +1,6 @@
 """The throttles of the accounts: logins, password confirmations, reset requests and code
-checks per client IP and realm, registration per client IP, profile updates and avatar
-uploads per account. Every attempt counts, whatever it answers."""
+checks per client IP and realm, registration per client IP, profile updates, avatar
+uploads and verification mails per account. Every attempt counts, whatever it answers."""
 
 from __future__ import annotations
 
@@ -64,4 +64,14 @@ def throttle_token_check(*, realm: Realm, ip: str) -> None:
     codes cannot be guessed, but every check costs a query and a password hash may follow."""
     throttle(
         group=realm.group("token-check"), rate=settings.TOKEN_CHECK_RATE_LIMIT, key=ip_bucket(ip)
+    )
+
+
+def throttle_email_verify_resend(*, account: Any) -> None:
+    """New verification mails of one account (asked for, or sent on a login refused for an
+    unverified address), either realm: each one lands in an inbox."""
+    throttle(
+        group="email-verify-resend",
+        rate=settings.EMAIL_VERIFY_RESEND_RATE_LIMIT,
+        key=account_key(account),
     )

@@ -21,8 +21,14 @@ urlpatterns = [
         views.PasswordResetConfirmView.as_view(realm=USER),
         name="password-reset-confirm",
     ),
+    path("auth/email/verify", views.EmailVerifyView.as_view(realm=USER), name="email-verify"),
     path("auth/secure-account", views.SecureAccountView.as_view(realm=USER), name="secure-account"),
     path("users/me", me, name="me"),
     path("users/me/password", views.MeViewSet.route("password", realm=USER), name="me-password"),
+    path(
+        "users/me/email/verify",
+        views.MeViewSet.route("verify", realm=USER),
+        name="me-email-verify",
+    ),
     path("users/me/avatar", views.MeViewSet.route("avatar", realm=USER), name="me-avatar"),
 ]

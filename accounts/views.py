@@ -20,7 +20,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from accounts import recovery, services
+from accounts import recovery, services, verification
 from accounts.models import AbstractAccount, User
 from accounts.serializers import (
     AvatarSerializer,
@@ -120,7 +120,11 @@ class LoginView(RealmMixin, PublicView):
             "Unknown account, wrong password, or a deleted account",
             [ErrorCode.INVALID_CREDENTIALS],
         ),
-        403: ("Right password, but the account is blocked", [ErrorCode.ACCOUNT_INACTIVE]),
+        403: (
+            "Right password, but the account is blocked, or its email is not verified "
+            "while EMAIL_VERIFICATION is mandatory (a new link is mailed)",
+            [ErrorCode.ACCOUNT_INACTIVE, ErrorCode.EMAIL_NOT_VERIFIED],
+        ),
         423: "Account locked after too many failed logins",
         429: "Too many attempts from this address",
     }
@@ -242,6 +246,28 @@ class SecureAccountView(RealmMixin, PublicView):
         return APIResponse(None, message="Account secured; a reset link is on its way")
 
 
+class EmailVerifyView(RealmMixin, PublicView):
+    """Verify an email address with the code from a verification link; for an email
+    change, the new address becomes the account's `email` now (if it is still free)."""
+
+    parser_classes = JSON_ONLY
+    success_message = "Email verified"
+    error_statuses = {429: "Too many attempts"}
+
+    def get_serializer_class(self) -> Any:
+        return self.realm.serializer
+
+    @extend_schema(request=CodeSerializer)
+    def post(self, request: Request) -> APIResponse:
+        throttle_token_check(realm=self.realm, ip=client_ip(request))
+        serializer = CodeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = verification.email_verify(
+            realm=self.realm, code=serializer.validated_data["token"]
+        )
+        return APIResponse(self.realm.serializer(account).data)
+
+
 class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     # The caller's own account: read and change the profile, delete it, change its
     # password and its avatar. Each realm's URL module wires the methods it offers.
@@ -257,6 +283,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         "password": "Password changed",
         "avatar": "Avatar updated",
         "remove_avatar": "Avatar removed",
+        "verify": "A verification link is on its way",
     }
 
     @classmethod
@@ -288,12 +315,16 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     @extend_schema(request=ProfileUpdateSerializer)
     @errors({409: TAKEN, 429: "Too many profile updates"})
     def partial_update(self, request: Request) -> APIResponse:
-        """Change profile fields; a taken username, email or phone is a 409."""
+        """Change profile fields; a taken username, email or phone is a 409. A new `email`
+        is not applied at once: it becomes `pending_email`, and the link mailed to it makes
+        it the `email` (the current address gets a notice)."""
         throttle_profile_update(account=self.account)
         serializer = ProfileUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self._show(
-            services.account_update(account=self.account, **serializer.validated_data)
+            services.account_update(
+                account=self.account, confirm_email=True, **serializer.validated_data
+            )
         )
 
     @extend_schema(request=ProfileUpdateSerializer)
@@ -326,6 +357,15 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
             account=self.account, keep=cast(Token, request.auth), **serializer.validated_data
         )
         return APIResponse(None)
+
+    @extend_schema(request=None, responses={202: None})
+    @action(detail=False, methods=["post"], url_path="email/verify")
+    @errors({429: "Too many verification mails"})
+    def verify(self, request: Request) -> APIResponse:
+        """Mail a new verification link to the pending address, else to the unverified
+        email; the older links stop working. Nothing to verify is a 400."""
+        verification.email_verify_resend(account=self.account)
+        return APIResponse(None, status=202)
 
     @extend_schema(request=AvatarSerializer)
     @action(detail=False, methods=["put"], parser_classes=[StrictMultiPartParser])

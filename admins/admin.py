@@ -116,6 +116,8 @@ class AccountAdmin(admin.ModelAdmin):
         "status",
         "avatar",
         "is_active",
+        "email_verified",
+        "pending_email",
         "failed_login_attempts",
         "locked_until",
         "last_login",
@@ -128,7 +130,16 @@ class AccountAdmin(admin.ModelAdmin):
         (None, {"fields": (*profile_fields, "password_form", "avatar")}),
         (
             "Status",
-            {"fields": ("status", "is_active", "failed_login_attempts", "locked_until")},
+            {
+                "fields": (
+                    "status",
+                    "is_active",
+                    "email_verified",
+                    "pending_email",
+                    "failed_login_attempts",
+                    "locked_until",
+                )
+            },
         ),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at", "deleted_at")}),
     ]
@@ -195,6 +206,10 @@ class AccountAdmin(admin.ModelAdmin):
 
     def save_model(self, request: Any, obj: Any, form: Any, change: Any) -> None:
         if change:
+            if "email" in form.changed_data:
+                # Staff change an address at once, as the API's staff update does: nobody
+                # has shown that it is right, and a pending self-service change is void.
+                obj.email_verified, obj.pending_email = False, None
             super().save_model(request, obj, form, change)
 
     def save_related(self, request: Any, form: Any, formsets: Any, change: Any) -> None:

@@ -30,6 +30,7 @@ from config.api.exceptions import (
     AccountInactive,
     AccountLocked,
     APIError,
+    EmailNotVerified,
     InvalidCredentials,
     RateLimited,
     ServiceUnavailable,
@@ -58,6 +59,13 @@ def _site_error(exc: APIError, attempts: str) -> ValidationError | None:
         return ValidationError(
             f"Too many {attempts} from your address. Try again in {minutes} minutes.",
             code="rate_limited",
+        )
+    if isinstance(exc, EmailNotVerified):
+        return ValidationError(
+            "This admin's email address is not verified yet, and this site needs it "
+            "verified. A verification link has been mailed to it: open it, then log in "
+            "again.",
+            code="email_not_verified",
         )
     if isinstance(exc, ServiceUnavailable):
         return ValidationError(

@@ -242,7 +242,10 @@ def _guard_last_superuser(target: Admin) -> None:
 
 @transaction.atomic
 def admin_create(*, actor: Admin, is_superuser: bool = False, **fields: Any) -> Admin:
-    admin = accounts.account_create(model=Admin, is_superuser=is_superuser, **fields)
+    # A superuser typed the new admin's address: it counts as verified.
+    admin = accounts.account_create(
+        model=Admin, is_superuser=is_superuser, email_verified=True, **fields
+    )
     staff_record(actor=actor, action="create", target=admin, message=[{"added": {}}], flag=ADDITION)
     return admin
 

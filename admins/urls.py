@@ -4,6 +4,7 @@ with the admin realm, and the staff's own viewsets."""
 from django.urls import path
 
 from accounts.views import (
+    EmailVerifyView,
     LoginView,
     LogoutView,
     MeViewSet,
@@ -36,10 +37,16 @@ urlpatterns = [
         PasswordResetConfirmView.as_view(realm=ADMIN),
         name="admin-password-reset-confirm",
     ),
+    path("auth/email/verify", EmailVerifyView.as_view(realm=ADMIN), name="admin-email-verify"),
     path(
         "auth/secure-account", SecureAccountView.as_view(realm=ADMIN), name="admin-secure-account"
     ),
     path("me", me, name="admin-me"),
     path("me/password", MeViewSet.route("password", realm=ADMIN), name="admin-me-password"),
+    path(
+        "me/email/verify",
+        MeViewSet.route("verify", realm=ADMIN),
+        name="admin-me-email-verify",
+    ),
     *router.urls,
 ]

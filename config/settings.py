@@ -230,6 +230,15 @@ PASSWORD_RESET_RATE_LIMIT = env.str("PASSWORD_RESET_RATE_LIMIT", default="5/h")
 PASSWORD_RESET_EMAIL_LIMIT = env.str("PASSWORD_RESET_EMAIL_LIMIT", default="3/h")
 # Code checks (reset confirm, email verification, secure-account) per client IP.
 TOKEN_CHECK_RATE_LIMIT = env.str("TOKEN_CHECK_RATE_LIMIT", default="30/h")
+# Email verification: `none` (no verification mail at registration, logins never ask),
+# `optional` (registration mails a link; `email_verified` shows the state) or `mandatory`
+# (as optional, and a right password on an unverified account is 403 EMAIL_NOT_VERIFIED).
+EMAIL_VERIFICATION = env.str("EMAIL_VERIFICATION", default="optional")
+if EMAIL_VERIFICATION not in ("none", "optional", "mandatory"):
+    raise ImproperlyConfigured("EMAIL_VERIFICATION must be one of none, optional, mandatory.")
+# New verification mails per account (the resend endpoint, and a login refused for an
+# unverified address, which mails a new link): nobody can flood an inbox with them.
+EMAIL_VERIFY_RESEND_RATE_LIMIT = env.str("EMAIL_VERIFY_RESEND_RATE_LIMIT", default="3/h")
 
 # --- Uploads --------------------------------------------------------------------------
 

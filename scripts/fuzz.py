@@ -78,6 +78,7 @@ RATE_LIMITS = {
     "PASSWORD_RESET_RATE_LIMIT": "1000000000/h",
     "PASSWORD_RESET_EMAIL_LIMIT": "1000000000/h",
     "TOKEN_CHECK_RATE_LIMIT": "1000000000/h",
+    "EMAIL_VERIFY_RESEND_RATE_LIMIT": "1000000000/h",
 }
 
 # Operations the fuzzer never calls, and why. Everything else in the schema is fuzzed,

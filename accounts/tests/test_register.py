@@ -26,6 +26,8 @@ USER_FIELDS = {
     "phone",
     "avatar_url",
     "is_active",
+    "email_verified",
+    "pending_email",
     "created_at",
     "updated_at",
 }

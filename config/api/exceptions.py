@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
     FORBIDDEN = "FORBIDDEN"
     ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
+    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
     INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
@@ -174,6 +175,12 @@ class AccountInactive(APIError):
     status_code = status.HTTP_403_FORBIDDEN
     error_code = ErrorCode.ACCOUNT_INACTIVE
     default_detail = "This account is blocked"
+
+
+class EmailNotVerified(APIError):
+    status_code = status.HTTP_403_FORBIDDEN
+    error_code = ErrorCode.EMAIL_NOT_VERIFIED
+    default_detail = "This email address is not verified yet: open the link mailed to it"
 
 
 class InsufficientScope(APIError):

@@ -73,6 +73,7 @@ QUERY_ERRORS = ("Invalid query parameter", (C.VALIDATION_ERROR, C.BAD_REQUEST))
 CODE_SET_NAMES: dict[tuple[int, tuple[ErrorCode, ...]], str] = {
     (400, QUERY_ERRORS[1]): "Error400Query",
     (401, (C.TOKEN_INVALID, C.TOKEN_EXPIRED)): "Error401Token",
+    (403, (C.ACCOUNT_INACTIVE, C.EMAIL_NOT_VERIFIED)): "Error403Login",
 }
 
 # A realistic message and details per code, for the examples.
@@ -86,6 +87,10 @@ EXAMPLES: dict[ErrorCode, tuple[str, dict[str, Any] | None]] = {
     C.TOKEN_EXPIRED: ("Token has expired", None),
     C.FORBIDDEN: ("You do not have permission to perform this action", None),
     C.ACCOUNT_INACTIVE: ("This account is blocked", None),
+    C.EMAIL_NOT_VERIFIED: (
+        "This email address is not verified yet: open the link mailed to it",
+        None,
+    ),
     C.INSUFFICIENT_SCOPE: ("This needs a login session, not a personal access token.", None),
     C.NOT_FOUND: ("Not found", None),
     C.METHOD_NOT_ALLOWED: ('Method "PATCH" not allowed.', None),

@@ -141,7 +141,7 @@ def test_a_login_documents_its_own_statuses_and_codes(document):
         }
         assert _codes(document, path, "post", "400") == BODY_400
         assert _codes(document, path, "post", "401") == {"INVALID_CREDENTIALS"}
-        assert _codes(document, path, "post", "403") == {"ACCOUNT_INACTIVE"}
+        assert _codes(document, path, "post", "403") == {"ACCOUNT_INACTIVE", "EMAIL_NOT_VERIFIED"}
         assert _codes(document, path, "post", "423") == {"ACCOUNT_LOCKED"}
         assert _codes(document, path, "post", "429") == {"RATE_LIMITED"}
 
