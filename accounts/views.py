@@ -360,7 +360,15 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses={202: None})
     @action(detail=False, methods=["post"], url_path="email/verify")
-    @errors({429: "Too many verification mails"})
+    @errors(
+        {
+            400: (
+                "Nothing to verify: the address is verified already",
+                [ErrorCode.VALIDATION_ERROR],
+            ),
+            429: "Too many verification mails",
+        }
+    )
     def verify(self, request: Request) -> APIResponse:
         """Mail a new verification link to the pending address, else to the unverified
         email; the older links stop working. Nothing to verify is a 400."""

@@ -52,7 +52,8 @@ SCHEMA_INEXPRESSIBLE_RULES: dict[str, str] = {
     "new_password": "Django's password validators",
     "phone": "a number that exists in its country's numbering plan (phonenumbers)",
     "email": "Django's EmailValidator, stricter than `format: email` (for one, it wants a "
-    "top-level domain of two characters or more); the schema says so in words",
+    "top-level domain of two characters or more); the schema says so in words; or, "
+    "asking for a new verification link, an address left to verify",
     "name": "no character of the Unicode categories Cc, Cf, Cs, Co or Cn",
     "avatar": "a file that Pillow decodes as a JPEG, PNG or WebP image",
     "scopes": '"write" only together with "read"',
