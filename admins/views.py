@@ -31,7 +31,7 @@ from admins.serializers import (
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
-from tokens.permissions import HasScope, RequiresSessionToWrite
+from tokens.permissions import HasScope, RequiresSessionToWrite, SecondFactorEnrolledIfRequired
 from tokens.serializers import TokenSerializer
 
 
@@ -63,7 +63,7 @@ class UserAdminViewSet(StaffViewSet):
     serializer_class = StaffUserSerializer
     # Multipart for an update that sets the avatar.
     parser_classes = [JSONParser, StrictMultiPartParser]
-    permission_classes = [HasModelPermission, HasScope]
+    permission_classes = [HasModelPermission, SecondFactorEnrolledIfRequired, HasScope]
     permission_model = User
     error_statuses = {409: "Username, email or phone already taken"}
 
@@ -146,7 +146,12 @@ class UserAdminViewSet(StaffViewSet):
         detail=True,
         methods=["get"],
         serializer_class=TokenSerializer,
-        permission_classes=[HasModelPermission, HasTokenPermission, HasScope],
+        permission_classes=[
+            HasModelPermission,
+            HasTokenPermission,
+            SecondFactorEnrolledIfRequired,
+            HasScope,
+        ],
     )
     def tokens(self, request: Request, pk: str) -> Any:
         page = self.paginate_queryset(admin_services.account_tokens(account=self.get_object()))
@@ -168,7 +173,12 @@ class AdminAdminViewSet(StaffViewSet):
 
     queryset = Admin.objects.all()
     serializer_class = StaffAdminSerializer
-    permission_classes = [IsSuperAdmin, HasScope, RequiresSessionToWrite]
+    permission_classes = [
+        IsSuperAdmin,
+        SecondFactorEnrolledIfRequired,
+        HasScope,
+        RequiresSessionToWrite,
+    ]
     error_statuses = {409: "Username, email or phone already taken"}
     success_messages = {
         "list": "Admins retrieved",
