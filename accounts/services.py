@@ -613,7 +613,10 @@ def _wrong_code() -> ValidationError:
 
 
 def _not_enabled() -> ValidationError:
-    return ValidationError("Two-factor authentication is not on for this account.")
+    # Named as the code's error: with no second factor, no code can be right.
+    return ValidationError(
+        {"code": ["Two-factor authentication is not on for this account: no code to check."]}
+    )
 
 
 def two_factor_enrol(*, account: AbstractAccount, password: str, ip: str) -> tuple[str, str]:
@@ -649,7 +652,9 @@ def two_factor_confirm(*, account: AbstractAccount, code: str, ip: str) -> list[
     if account.two_factor_enabled:
         raise ValidationError("Two-factor authentication is already on.")
     if not account.totp_secret:
-        raise ValidationError("Start with POST .../me/2fa/totp: there is no secret to confirm.")
+        raise ValidationError(
+            {"code": ["There is no secret to confirm: start with POST .../me/2fa/totp."]}
+        )
     now = timezone.now()
     if _totp_accept(account=account, code=code, now=now, realm=realm, enabled=False) is None:
         raise _wrong_code()

@@ -56,6 +56,8 @@ SCHEMA_INEXPRESSIBLE_RULES: dict[str, str] = {
     "name": "no character of the Unicode categories Cc, Cf, Cs, Co or Cn",
     "avatar": "a file that Pillow decodes as a JPEG, PNG or WebP image",
     "scopes": '"write" only together with "read"',
+    "code": "a current code of the account's authenticator app, or an unused recovery code, "
+    "which the fuzzer never has (its account has no second factor, so none is right)",
 }
 
 

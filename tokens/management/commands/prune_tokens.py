@@ -1,4 +1,5 @@
-"""`manage.py prune_tokens`: delete expired and revoked tokens (sessions and personal)."""
+"""`manage.py prune_tokens`: delete expired and revoked tokens (sessions and personal), and
+expired second-factor challenges."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from tokens.services import tokens_prune
+from tokens.services import mfa_challenges_prune, tokens_prune
 
 
 class Command(BaseCommand):
@@ -17,3 +18,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Deleted {deleted} expired or revoked token{'s' if deleted != 1 else ''}."
         )
+        challenges = mfa_challenges_prune()
+        if challenges:
+            self.stdout.write(
+                f"Deleted {challenges} expired second-factor challenge"
+                f"{'s' if challenges != 1 else ''}."
+            )
