@@ -76,6 +76,7 @@ _ROUTINE_EVENTS = frozenset(
     {
         "login_succeeded",
         "mfa_challenge_issued",
+        "mfa_code_missing",
         "two_factor_enrolment_started",
         "two_factor_enabled",
         "two_factor_disabled",
@@ -446,6 +447,7 @@ def account_login(
     if account.two_factor_enabled:
         if code is None:
             if not start_session:
+                _log("mfa_code_missing", realm=realm, account=account, ip=ip)
                 raise SecondFactorRequired()
             return Login(account, None, _challenge_issue(realm=realm, account=account, ip=ip))
         now = timezone.now()

@@ -814,3 +814,50 @@ def test_the_account_representation_shows_two_factor_enabled(api, side, clock):
     _, _, _, token = signed_in(api, side, clock)
 
     assert api.get(side.me, **bearer(token)).json()["data"]["two_factor_enabled"] is True
+
+
+# --- The OpenAPI document, and an unreadable secret ----------------------------------
+
+
+def _component(document: dict[str, Any], ref: str) -> dict[str, Any]:
+    schema: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    return schema
+
+
+def test_the_schema_describes_both_login_outcomes_as_one_object(api, side):
+    document = api.get("/api/schema?format=json").json()
+    response = document["paths"][f"{side.auth}/login"]["post"]["responses"]["200"]
+    envelope = _component(document, response["content"]["application/json"]["schema"]["$ref"])
+
+    login_response = _component(document, envelope["properties"]["data"]["$ref"])
+
+    properties = login_response["properties"]
+    assert {"mfa_required", "mfa_token", "expires_in", "access_token", "refresh_token"} <= set(
+        properties
+    )
+    assert side.realm.name in properties
+    # Only what both outcomes have is required.
+    assert login_response["required"] == ["expires_in"]
+    assert properties["mfa_required"]["type"] == "boolean"
+
+
+def test_the_schema_describes_the_second_step_and_the_enrolment(api, side):
+    paths = api.get("/api/schema?format=json").json()["paths"]
+
+    assert "post" in paths[f"{side.auth}/login/2fa"]
+    assert "delete" in paths[f"{side.me}/2fa"]
+    for tail in ("totp", "totp/confirm", "recovery-codes"):
+        assert "post" in paths[f"{side.me}/2fa/{tail}"], tail
+
+
+def test_a_secret_no_key_decrypts_is_503_and_counts_nothing(api, side, clock, settings):
+    account, secret, _ = enabled(side)
+    mfa_token = challenge(api, side, account)
+    settings.SECRET_KEY = "a different secret key, long enough to sign"
+    next_step(clock)
+    before = state(account)
+
+    response = second_step(api, side, mfa_token, totp_now(secret))
+
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert state(account) == before

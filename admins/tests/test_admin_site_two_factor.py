@@ -3,6 +3,7 @@ the code is checked by the API's login service, so its lockout and replay rules 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,12 +74,18 @@ def test_an_admin_without_a_second_factor_logs_in_without_a_code():
     assert logged_in(client)
 
 
-def test_an_admin_with_a_second_factor_and_no_code_is_asked_for_one_and_nothing_counts(staff):
+def test_an_admin_with_a_second_factor_and_no_code_is_asked_for_one_and_nothing_counts(
+    staff, caplog
+):
     admin, _, _ = staff
     client = Client()
+    caplog.clear()
 
-    response = site_login(client, admin)
+    with caplog.at_level(logging.INFO, logger="accounts.auth"):
+        response = site_login(client, admin)
 
+    events = [r.__dict__["event"] for r in caplog.records if r.name == "accounts.auth"]
+    assert events == ["mfa_code_missing"]
     assert response.status_code == 200
     assert "uses two-factor authentication" in response.content.decode()
     assert not logged_in(client)
