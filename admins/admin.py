@@ -67,7 +67,7 @@ class AccountAdmin(admin.ModelAdmin):
         "deleted_at",
     ]
     list_display_links = ("id", "username")
-    list_filter = ["is_active", LockedFilter, DeletedFilter]
+    list_filter = ["is_active", "two_factor_enabled", LockedFilter, DeletedFilter]
     search_fields = ("username", "name", "email", "phone")
     ordering = ("-created_at",)
     date_hierarchy = "created_at"
@@ -75,9 +75,11 @@ class AccountAdmin(admin.ModelAdmin):
     # Blocking and activation go through actions, which revoke tokens as the API does.
     # Avatars are read-only here: uploads go through the API, which checks and re-encodes
     # them (a file saved by this form would skip all of that).
+    # The second factor is turned on by its holder and off by them or `reset_2fa`.
     readonly_fields = [
         "avatar",
         "is_active",
+        "two_factor_enabled",
         "failed_login_attempts",
         "locked_until",
         "last_login",
@@ -179,7 +181,7 @@ class UserAdmin(AccountAdmin):
 @admin.register(Admin)
 class AdminAdmin(AccountAdmin):
     list_display = [*AccountAdmin.list_display[:6], "is_superuser", *AccountAdmin.list_display[6:]]
-    list_filter = ["is_active", "is_superuser", LockedFilter, DeletedFilter]
+    list_filter = ["is_active", "is_superuser", "two_factor_enabled", LockedFilter, DeletedFilter]
     filter_horizontal = ("groups", "user_permissions")
     actions = [unlock, block_admins, activate_admins, revoke_tokens]
     # Managing admins is for superusers, as in the API; promotion and demotion go through

@@ -231,3 +231,16 @@ def test_a_locked_admin_with_a_right_code_is_refused(staff, settings):
     admin.refresh_from_db()
     assert admin.totp_last_step is not None
     assert admin.totp_last_step < int(timezone.now().timestamp()) // STEP_SECONDS
+
+
+def test_the_change_page_shows_two_factor_enabled_read_only(staff):
+    admin, _, _ = staff
+    client = Client()
+    client.force_login(admin)
+
+    page = client.get(f"/admin/admins/admin/{admin.pk}/change/").content.decode()
+
+    assert "Two factor enabled" in page
+    assert 'name="two_factor_enabled"' not in page
+    assert admin.totp_secret
+    assert admin.totp_secret not in page
