@@ -341,7 +341,9 @@ def account_authenticate(
     what a wrong password costs (as Django's ModelBackend does, ticket #20760). Then: a
     lock in force is 423 whatever the password; a wrong password counts towards the lock
     (423 on the attempt that reaches it, else 401); a blocked account with the right
-    password is 403; success clears the counter.
+    password is 403; success clears the counter. For an account with a second factor,
+    success is only half a login: the counter is left for the second step to clear
+    (`account_login`), and nothing is logged as a success yet.
     """
     now = timezone.now()
     model = realm.model
