@@ -1,6 +1,6 @@
 """
-What every account needs, whatever its realm: creation, authentication with lockout,
-profile and password changes, soft delete and unlock.
+What every account needs, whatever its realm: creation, authentication with lockout and a
+second factor, profile and password changes, soft delete and unlock.
 
 Services take "an account of a given model", so the admin realm uses the same lockout
 and the same conflict rules as users. They raise the project's exceptions and hold the
@@ -25,12 +25,32 @@ from django.utils import timezone
 from accounts.avatars import avatar_clean, avatar_delete, avatar_store
 from accounts.models import AbstractAccount
 from accounts.notices import Notice, account_notify
-from accounts.throttling import throttle_login
+from accounts.throttling import throttle_login, throttle_login_second_factor
+from accounts.totp import (
+    SecretUnreadable,
+    is_totp_code,
+    matching_step,
+    new_recovery_codes,
+    new_secret,
+    provisioning_uri,
+    recovery_code_digest,
+    secret_decrypt,
+    secret_encrypt,
+    secret_reencrypt,
+)
 from accounts.validators import normalize_username
-from config.api.exceptions import AccountInactive, AccountLocked, Conflict, InvalidCredentials
-from tokens.models import Token
+from config.api.exceptions import (
+    AccountInactive,
+    AccountLocked,
+    Conflict,
+    InvalidCredentials,
+    ServiceUnavailable,
+    TokenInvalid,
+)
+from tokens.crypto import digest, new_session_key
+from tokens.models import MfaChallenge, RecoveryCode, Token
 from tokens.realms import Realm, realm_of
-from tokens.services import TokenPair, session_start, token_revoke_all
+from tokens.services import TokenPair, owner_is_usable, session_start, token_revoke_all
 
 logger = logging.getLogger("accounts.auth")
 
@@ -52,10 +72,24 @@ def _model_of(account: AbstractAccount) -> type[AbstractAccount]:
     return cast(type[AbstractAccount], account._meta.model)
 
 
+# Outcomes logged at INFO; every other one (failures, locks, refusals) is a WARNING.
+_ROUTINE_EVENTS = frozenset(
+    {
+        "login_succeeded",
+        "mfa_challenge_issued",
+        "mfa_code_missing",
+        "two_factor_enrolment_started",
+        "two_factor_enabled",
+        "two_factor_disabled",
+        "recovery_codes_regenerated",
+    }
+)
+
+
 def _log(event: str, *, realm: Realm, account: Any, ip: str, **extra: Any) -> None:
     """One line per login outcome: event, realm, account id and client IP; never a secret."""
     account_id = account.pk if account is not None else None
-    level = logging.INFO if event == "login_succeeded" else logging.WARNING
+    level = logging.INFO if event in _ROUTINE_EVENTS else logging.WARNING
     logger.log(
         level,
         "%s realm=%s account=%s ip=%s",
@@ -314,7 +348,9 @@ def account_authenticate(
     what a wrong password costs (as Django's ModelBackend does, ticket #20760). Then: a
     lock in force is 423 whatever the password; a wrong password counts towards the lock
     (423 on the attempt that reaches it, else 401); a blocked account with the right
-    password is 403; success clears the counter.
+    password is 403; success clears the counter. For an account with a second factor,
+    success is only half a login: the counter is left for the second step to clear
+    (`account_login`), and nothing is logged as a success yet.
     """
     now = timezone.now()
     model = realm.model
@@ -338,7 +374,20 @@ def account_authenticate(
     if not account.is_active:
         _log("login_refused_inactive", realm=realm, account=account, ip=ip)
         raise AccountInactive()
+    if account.two_factor_enabled:
+        # Half a login: the counter stays as it is until the second factor is right, or a
+        # right password would wipe the count of wrong codes before it and lockout would
+        # never bound the guessing of codes.
+        return account
+    _login_succeeded(realm=realm, account=account, ip=ip, now=now)
+    return account
 
+
+def _login_succeeded(
+    *, realm: Realm, account: AbstractAccount, ip: str, now: datetime, **extra: Any
+) -> None:
+    """Clear the failure count and note the login (the last step of every login)."""
+    model = _model_of(account)
     # Conditional, so that a lock placed by a concurrent failure since we read the row holds.
     cleared = (
         model.objects.filter(pk=account.pk)
@@ -349,14 +398,35 @@ def account_authenticate(
         locked_until = model.objects.filter(pk=account.pk).values_list("locked_until", flat=True)
         raise AccountLocked(details=_lock_details(locked_until.get() or now, now))
     account.failed_login_attempts, account.locked_until, account.last_login = 0, None, now
-    _log("login_succeeded", realm=realm, account=account, ip=ip)
-    return account
+    _log("login_succeeded", realm=realm, account=account, ip=ip, **extra)
+
+
+class Challenge(NamedTuple):
+    """A login waiting for its second factor: what the client sends back, and for how long."""
+
+    mfa_token: str
+    expires_in: int
 
 
 class Login(NamedTuple):
     account: AbstractAccount
-    # The new session's token pair; None for a login that keeps no token session.
+    # The new session's token pair; None for a login that keeps no token session, or that
+    # waits for its second factor.
     pair: TokenPair | None
+    # Set when the password was right and the account has a second factor: no session
+    # has started; `account_login_second_factor` completes the login.
+    challenge: Challenge | None = None
+
+
+class SecondFactorInvalid(InvalidCredentials):
+    """A wrong second-factor code at login (INVALID_CREDENTIALS, as a wrong password)."""
+
+    default_detail = "The code is incorrect."
+
+
+class SecondFactorRequired(Exception):
+    """The password was right, the account has a second factor, and no code came with it
+    (a login that issues no challenge: the admin site's form asks for the code itself)."""
 
 
 def account_login(
@@ -367,14 +437,321 @@ def account_login(
     ip: str,
     user_agent: str,
     start_session: bool = True,
+    code: str | None = None,
 ) -> Login:
-    """Log in to a realm: throttle, authenticate (lockout included), start the session.
+    """Log in to a realm: throttle, authenticate (lockout included), second factor, session.
 
     The one login every entry point calls: both realms' APIs, and the Django admin site's
     login form, which keeps its own cookie session (`start_session=False`). The throttle
     comes first, so a throttled attempt never reaches the account.
+
+    An account with a second factor needs a code too. Without `code`, the API's login
+    answers a challenge (no session starts) that `account_login_second_factor` completes;
+    a login that starts no token session has nowhere to send one and raises
+    `SecondFactorRequired`. With `code` (the admin site's single form), the code is checked
+    here under the same lockout and replay rules as the API's second step.
     """
     throttle_login(realm=realm, ip=ip)
     account = account_authenticate(realm=realm, identifier=identifier, password=password, ip=ip)
+    if account.two_factor_enabled:
+        if code is None:
+            if not start_session:
+                _log("mfa_code_missing", realm=realm, account=account, ip=ip)
+                raise SecondFactorRequired()
+            return Login(account, None, _challenge_issue(realm=realm, account=account, ip=ip))
+        now = timezone.now()
+        method = _second_factor_or_fail(realm=realm, account=account, code=code, ip=ip, now=now)
+        _login_succeeded(realm=realm, account=account, ip=ip, now=now, second_factor=method)
     pair = session_start(owner=account, ip=ip, user_agent=user_agent) if start_session else None
     return Login(account, pair)
+
+
+def account_login_second_factor(
+    *, realm: Realm, mfa_token: str, code: str, ip: str, user_agent: str
+) -> Login:
+    """Complete a login that answered a challenge: the `mfa_token` and a current TOTP code
+    or an unused recovery code; the new session's token pair.
+
+    Throttled per client IP like the login (a group of its own). The challenge is used up
+    by this attempt whatever the code turns out to be: a wrong code needs a new login with
+    the password, so each guess of a code costs a guess of the password's throttle too. A
+    wrong code counts towards the account's lockout as a wrong password does; an unknown,
+    used, expired or other realm's `mfa_token` is 401 TOKEN_INVALID.
+    """
+    throttle_login_second_factor(realm=realm, ip=ip)
+    now = timezone.now()
+    account = _challenge_consume(realm=realm, mfa_token=mfa_token, ip=ip, now=now)
+    method = _second_factor_or_fail(realm=realm, account=account, code=code, ip=ip, now=now)
+    _login_succeeded(realm=realm, account=account, ip=ip, now=now, second_factor=method)
+    return Login(account, session_start(owner=account, ip=ip, user_agent=user_agent))
+
+
+# --- Two-factor authentication -------------------------------------------------------
+#
+# TOTP with recovery codes (accounts.totp says how secrets are kept). The state is on the
+# account (`two_factor_enabled`, the encrypted `totp_secret`, `totp_last_step`); recovery
+# codes and login challenges are rows of their own (`tokens.models`). Every use of a
+# single-use thing is one conditional UPDATE or DELETE, so of two concurrent uses exactly
+# one wins: a TOTP step is accepted only if it is later than the stored one, a recovery
+# code or a challenge only if its row is still there to delete.
+
+
+def _challenge_issue(*, realm: Realm, account: AbstractAccount, ip: str) -> Challenge:
+    mfa_token = f"mfa_{new_session_key()}"
+    ttl = settings.MFA_TOKEN_TTL_SECONDS
+    MfaChallenge.objects.create(
+        **{realm.owner_field: account},
+        token_hash=digest(mfa_token),
+        expires_at=timezone.now() + timedelta(seconds=ttl),
+        ip=ip or None,
+    )
+    _log("mfa_challenge_issued", realm=realm, account=account, ip=ip)
+    return Challenge(mfa_token, ttl)
+
+
+def _challenge_consume(*, realm: Realm, mfa_token: str, ip: str, now: datetime) -> Any:
+    """The account a live challenge of `realm` names, the challenge used up; else 401."""
+    challenge = (
+        MfaChallenge.objects.of_realm(realm)
+        .select_related(realm.owner_field)
+        .filter(token_hash=digest(mfa_token))
+        .first()
+    )
+    # Deleted first, whatever follows: of two concurrent uses, one finds nothing to delete.
+    used = challenge is not None and MfaChallenge.objects.filter(pk=challenge.pk).delete()[0]
+    if not used or challenge is None or challenge.expires_at <= now:
+        account = getattr(challenge, realm.owner_field) if challenge is not None else None
+        _log("mfa_token_invalid", realm=realm, account=account, ip=ip)
+        raise TokenInvalid("The second-factor challenge is invalid or expired; log in again.")
+    account = getattr(challenge, realm.owner_field)
+    if not owner_is_usable(account):
+        _log("mfa_token_invalid", realm=realm, account=account, ip=ip, reason="account_unusable")
+        raise TokenInvalid("The second-factor challenge is invalid or expired; log in again.")
+    return account
+
+
+def _second_factor_or_fail(
+    *, realm: Realm, account: AbstractAccount, code: str, ip: str, now: datetime
+) -> str:
+    """A login's second factor: a lock in force is 423 whatever the code; a wrong code
+    counts towards the lock (423 on the attempt that reaches it, else 401). Returns how
+    the login was completed (`totp` or `recovery_code`)."""
+    if account.locked_until is not None and account.locked_until > now:
+        _log("login_refused_locked", realm=realm, account=account, ip=ip)
+        raise AccountLocked(details=_lock_details(account.locked_until, now))
+    method = _second_factor_use(account=account, code=code, now=now, realm=realm)
+    if method is not None:
+        if method == "recovery_code":
+            _log("recovery_code_used", realm=realm, account=account, ip=ip)
+        return method
+    locked_until = _record_failure(account, now)
+    if locked_until is not None:
+        _log("account_locked", realm=realm, account=account, ip=ip, reason="wrong_code")
+        raise AccountLocked(details=_lock_details(locked_until, now))
+    _log("mfa_challenge_failed", realm=realm, account=account, ip=ip)
+    raise SecondFactorInvalid()
+
+
+def _secret(account: AbstractAccount, realm: Realm) -> str:
+    try:
+        return secret_decrypt(account.totp_secret)
+    except SecretUnreadable:
+        # A key was dropped while secrets still needed it: an operator's matter, and not
+        # the account holder's fault, so it neither counts as a failure nor passes.
+        logger.error(
+            "totp secret unreadable: realm=%s account=%s (check MFA_ENCRYPTION_KEY[S_OLD])",
+            realm.name,
+            account.pk,
+        )
+        raise ServiceUnavailable("The second factor cannot be checked right now.") from None
+
+
+def _totp_accept(
+    *, account: AbstractAccount, code: str, now: datetime, realm: Realm, enabled: bool
+) -> int | None:
+    """Accept a TOTP code of the account's (confirmed, or with `enabled=False` pending)
+    secret: the step it names, now stored as the last accepted one; None if it is wrong or
+    its step is not later than the last accepted one (a replay)."""
+    if not account.totp_secret:
+        return None
+    step = matching_step(secret=_secret(account, realm), code=code, now=now)
+    if step is None:
+        return None
+    later = Q(totp_last_step__isnull=True) | Q(totp_last_step__lt=step)
+    accepted = (
+        _model_of(account)
+        .objects.filter(later, pk=account.pk, two_factor_enabled=enabled)
+        .filter(totp_secret=account.totp_secret)
+        .update(totp_last_step=step)
+    )
+    if not accepted:
+        return None
+    account.totp_last_step = step
+    return step
+
+
+def _second_factor_use(
+    *, account: AbstractAccount, code: str, now: datetime, realm: Realm
+) -> str | None:
+    """Use a current TOTP code or an unused recovery code (which is then gone); None when
+    the code is neither."""
+    if not account.two_factor_enabled:
+        return None
+    if is_totp_code(code):
+        accepted = _totp_accept(account=account, code=code, now=now, realm=realm, enabled=True)
+        return "totp" if accepted is not None else None
+    used, _ = (
+        RecoveryCode.objects.for_owner(account)
+        .filter(code_hash=recovery_code_digest(code))
+        .delete()
+    )
+    return "recovery_code" if used else None
+
+
+def _recovery_codes_replace(*, account: AbstractAccount) -> list[str]:
+    """End every recovery code of the account and issue new ones; the plain codes."""
+    field = realm_of(account).owner_field
+    RecoveryCode.objects.for_owner(account).delete()
+    codes = new_recovery_codes()
+    RecoveryCode.objects.bulk_create(
+        [RecoveryCode(**{field: account}, code_hash=recovery_code_digest(code)) for code in codes]
+    )
+    return codes
+
+
+def _wrong_code() -> ValidationError:
+    return ValidationError({"code": ["The code is incorrect."]})
+
+
+def _not_enabled() -> ValidationError:
+    # Named as the code's error: with no second factor, no code can be right.
+    return ValidationError(
+        {"code": ["Two-factor authentication is not on for this account: no code to check."]}
+    )
+
+
+def two_factor_enrol(*, account: AbstractAccount, password: str, ip: str) -> tuple[str, str]:
+    """Start (or restart) enrolment: a new TOTP secret, not active until confirmed.
+
+    Returns the secret and its `otpauth://` URI, shown this once; a second call replaces
+    an unconfirmed secret. An account whose second factor is on must turn it off first
+    (with its password and a code): a stolen session and password alone cannot swap it.
+    """
+    _check_password_or_fail(account, password, "password")
+    if account.two_factor_enabled:
+        raise ValidationError("Two-factor authentication is already on; turn it off first.")
+    secret = new_secret()
+    stored = secret_encrypt(secret)
+    replaced = (
+        _model_of(account)
+        .objects.filter(pk=account.pk, two_factor_enabled=False)
+        .update(totp_secret=stored, totp_last_step=None)
+    )
+    if not replaced:  # confirmed by a concurrent request since the row was read
+        raise ValidationError("Two-factor authentication is already on; turn it off first.")
+    account.totp_secret, account.totp_last_step = stored, None
+    realm = realm_of(account)
+    _log("two_factor_enrolment_started", realm=realm, account=account, ip=ip)
+    return secret, provisioning_uri(secret=secret, account_name=account.username)
+
+
+@transaction.atomic
+def two_factor_confirm(*, account: AbstractAccount, code: str, ip: str) -> list[str]:
+    """Confirm the pending secret with a current code: the second factor is on from now,
+    and the 10 recovery codes returned are shown this once."""
+    realm = realm_of(account)
+    if account.two_factor_enabled:
+        raise ValidationError("Two-factor authentication is already on.")
+    if not account.totp_secret:
+        raise ValidationError(
+            {"code": ["There is no secret to confirm: start with POST .../me/2fa/totp."]}
+        )
+    now = timezone.now()
+    if _totp_accept(account=account, code=code, now=now, realm=realm, enabled=False) is None:
+        raise _wrong_code()
+    enabled = (
+        _model_of(account)
+        .objects.filter(pk=account.pk, two_factor_enabled=False)
+        .update(two_factor_enabled=True, updated_at=now)
+    )
+    if not enabled:
+        raise ValidationError("Two-factor authentication is already on.")
+    account.two_factor_enabled = True
+    codes = _recovery_codes_replace(account=account)
+    _log("two_factor_enabled", realm=realm, account=account, ip=ip)
+    account_notify(account=account, notice=Notice.TWO_FACTOR_ENABLED)
+    return codes
+
+
+@transaction.atomic
+def two_factor_regenerate_recovery_codes(
+    *, account: AbstractAccount, code: str, ip: str
+) -> list[str]:
+    """New recovery codes for a current TOTP code (not a recovery code: whoever holds only
+    those must not be able to mint more); the old ones stop working."""
+    realm = realm_of(account)
+    if not account.two_factor_enabled:
+        raise _not_enabled()
+    now = timezone.now()
+    if _totp_accept(account=account, code=code, now=now, realm=realm, enabled=True) is None:
+        raise _wrong_code()
+    codes = _recovery_codes_replace(account=account)
+    _log("recovery_codes_regenerated", realm=realm, account=account, ip=ip)
+    account_notify(account=account, notice=Notice.RECOVERY_CODES_REGENERATED)
+    return codes
+
+
+@transaction.atomic
+def two_factor_disable(*, account: AbstractAccount, password: str, code: str, ip: str) -> None:
+    """Turn the second factor off, confirmed by the password and a current TOTP code or an
+    unused recovery code: the secret, the recovery codes and pending challenges go."""
+    realm = realm_of(account)
+    _check_password_or_fail(account, password, "password")
+    if not account.two_factor_enabled:
+        raise _not_enabled()
+    if _second_factor_use(account=account, code=code, now=timezone.now(), realm=realm) is None:
+        raise _wrong_code()
+    _two_factor_clear(account=account)
+    _log("two_factor_disabled", realm=realm, account=account, ip=ip)
+    account_notify(account=account, notice=Notice.TWO_FACTOR_DISABLED)
+
+
+def _two_factor_clear(*, account: AbstractAccount) -> None:
+    _model_of(account).objects.filter(pk=account.pk).update(
+        two_factor_enabled=False, totp_secret="", totp_last_step=None, updated_at=timezone.now()
+    )
+    RecoveryCode.objects.for_owner(account).delete()
+    MfaChallenge.objects.for_owner(account).delete()
+    account.two_factor_enabled, account.totp_secret, account.totp_last_step = False, "", None
+
+
+@transaction.atomic
+def two_factor_reset(*, account: AbstractAccount) -> bool:
+    """An operator turns an account's second factor off (`manage.py reset_2fa`), for a
+    person who lost their device; returns whether it was on (or an enrolment pending)."""
+    was_on = account.two_factor_enabled
+    was_set = was_on or bool(account.totp_secret)
+    _two_factor_clear(account=account)
+    _log("two_factor_disabled", realm=realm_of(account), account=account, ip="-", by="operator")
+    if was_on:
+        account_notify(account=account, notice=Notice.TWO_FACTOR_DISABLED)
+    return was_set
+
+
+def two_factor_secrets_reencrypt(*, model: type[AbstractAccount]) -> tuple[int, int]:
+    """Re-encrypt every stored TOTP secret of `model` with the current key (key rotation);
+    return how many were re-encrypted and how many no configured key could read.
+
+    Each row is written only if its secret is still the value read (a conditional UPDATE),
+    so an enrolment or a reset meanwhile is never overwritten.
+    """
+    done = failed = 0
+    rows = model.objects.exclude(totp_secret="").values_list("pk", "totp_secret")
+    for pk, stored in rows.iterator():
+        try:
+            fresh = secret_reencrypt(stored)
+        except SecretUnreadable:
+            failed += 1
+            continue
+        done += model.objects.filter(pk=pk, totp_secret=stored).update(totp_secret=fresh)
+    return done, failed

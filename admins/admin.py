@@ -97,7 +97,7 @@ class AccountAdmin(admin.ModelAdmin):
 
     list_display = ["id", "username", "name", "email", "phone", "status", "created_at"]
     list_display_links = ("id", "username")
-    list_filter = ["is_active", LockedFilter, DeletedFilter]
+    list_filter = ["is_active", "two_factor_enabled", LockedFilter, DeletedFilter]
     search_fields = ("username", "name", "email", "phone")
     ordering = ("-created_at",)
     date_hierarchy = "created_at"
@@ -111,11 +111,13 @@ class AccountAdmin(admin.ModelAdmin):
     # Blocking and activation go through actions, which revoke tokens as the API does.
     # Avatars are read-only here: uploads go through the API, which checks and re-encodes
     # them (a file saved by this form would skip all of that).
+    # The second factor is turned on by its holder and off by them or `reset_2fa`.
     readonly_fields = [
         "password_form",
         "status",
         "avatar",
         "is_active",
+        "two_factor_enabled",
         "failed_login_attempts",
         "locked_until",
         "last_login",
@@ -128,7 +130,15 @@ class AccountAdmin(admin.ModelAdmin):
         (None, {"fields": (*profile_fields, "password_form", "avatar")}),
         (
             "Status",
-            {"fields": ("status", "is_active", "failed_login_attempts", "locked_until")},
+            {
+                "fields": (
+                    "status",
+                    "is_active",
+                    "two_factor_enabled",
+                    "failed_login_attempts",
+                    "locked_until",
+                )
+            },
         ),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at", "deleted_at")}),
     ]
@@ -485,7 +495,7 @@ class UserAdmin(AccountAdmin):
 @admin.register(Admin)
 class AdminAdmin(AccountAdmin):
     list_display = [*AccountAdmin.list_display[:5], "is_superuser", *AccountAdmin.list_display[5:]]
-    list_filter = ["is_active", "is_superuser", LockedFilter, DeletedFilter]
+    list_filter = ["is_active", "is_superuser", "two_factor_enabled", LockedFilter, DeletedFilter]
     filter_horizontal = ("groups", "user_permissions")
     add_form = AdminAddForm
     actions = [unlock, block_admins, activate_admins, revoke_tokens, send_password_reset]

@@ -21,7 +21,12 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import AbstractAccount, User
 from accounts.notices import Notice, account_notify
-from accounts.services import account_confirm_password, account_login
+from accounts.services import (
+    SecondFactorInvalid,
+    SecondFactorRequired,
+    account_confirm_password,
+    account_login,
+)
 from accounts.throttling import throttle_password_check
 from accounts.validators import normalize_email, normalize_phone
 from admins import services as staff
@@ -68,7 +73,23 @@ def _site_error(exc: APIError, attempts: str) -> ValidationError | None:
 
 class AdminLoginForm(AdminAuthenticationForm):
     """Counts every attempt in the admin realm's rate limit and lockout, and says clearly
-    why a locked or throttled admin cannot log in."""
+    why a locked or throttled admin cannot log in.
+
+    An admin with a second factor gives its code in the same form (one page, one POST: the
+    code is checked by the same login service as the API's second step, so its lockout
+    and replay rules hold here too). Without one, the form asks for it, and nothing counts:
+    the password was right.
+    """
+
+    code = forms.CharField(
+        label="Two-factor code",
+        required=False,
+        max_length=64,
+        strip=True,
+        help_text="Only if your account has two-factor authentication: the 6-digit code of "
+        "your authenticator app, or a recovery code.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
@@ -77,14 +98,26 @@ class AdminLoginForm(AdminAuthenticationForm):
             return self.cleaned_data
         try:
             # The site keeps its own cookie session: no token session starts.
-            admin, _ = account_login(
+            admin, _, _ = account_login(
                 realm=ADMIN,
                 identifier=username,
                 password=password,
                 ip=client_ip(self.request),
                 user_agent=self.request.headers.get("User-Agent", ""),
                 start_session=False,
+                code=self.cleaned_data.get("code") or None,
             )
+        except SecondFactorRequired as exc:
+            raise ValidationError(
+                "This account uses two-factor authentication: enter the code of your "
+                "authenticator app, or a recovery code.",
+                code="second_factor_required",
+            ) from exc
+        except SecondFactorInvalid as exc:
+            raise ValidationError(
+                "The two-factor code is incorrect (a code is accepted only once).",
+                code="second_factor_invalid",
+            ) from exc
         except (InvalidCredentials, AccountInactive) as exc:
             raise self.get_invalid_login_error() from exc
         except APIError as exc:

@@ -4,6 +4,7 @@ with the admin realm, and the staff's own viewsets."""
 from django.urls import path
 
 from accounts.views import (
+    LoginSecondFactorView,
     LoginView,
     LogoutView,
     MeViewSet,
@@ -24,6 +25,11 @@ me = MeViewSet.as_view({"get": "retrieve", "patch": "partial_update"}, realm=ADM
 
 urlpatterns = [
     path("auth/login", LoginView.as_view(realm=ADMIN), name="admin-login"),
+    path(
+        "auth/login/2fa",
+        LoginSecondFactorView.as_view(realm=ADMIN),
+        name="admin-login-2fa",
+    ),
     path("auth/refresh", RefreshView.as_view(realm=ADMIN), name="admin-refresh"),
     path("auth/logout", LogoutView.as_view(realm=ADMIN), name="admin-logout"),
     path(
@@ -40,6 +46,18 @@ urlpatterns = [
         "auth/secure-account", SecureAccountView.as_view(realm=ADMIN), name="admin-secure-account"
     ),
     path("me", me, name="admin-me"),
+    path("me/2fa", MeViewSet.route("two_factor", realm=ADMIN), name="admin-me-2fa"),
+    path("me/2fa/totp", MeViewSet.route("totp", realm=ADMIN), name="admin-me-2fa-totp"),
+    path(
+        "me/2fa/totp/confirm",
+        MeViewSet.route("totp_confirm", realm=ADMIN),
+        name="admin-me-2fa-totp-confirm",
+    ),
+    path(
+        "me/2fa/recovery-codes",
+        MeViewSet.route("recovery_codes", realm=ADMIN),
+        name="admin-me-2fa-recovery-codes",
+    ),
     path("me/password", MeViewSet.route("password", realm=ADMIN), name="admin-me-password"),
     *router.urls,
 ]

@@ -33,7 +33,7 @@ from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from config.api.schema import errors
 from tokens.authentication import BearerAuthentication
-from tokens.permissions import HasScope, RequiresSessionToWrite
+from tokens.permissions import HasScope, RequiresSessionToWrite, SecondFactorEnrolledIfRequired
 from tokens.serializers import TokenSerializer
 from tokens.views import RevokedSerializer
 
@@ -68,7 +68,7 @@ class UserAdminViewSet(StaffViewSet):
     serializer_class = StaffUserSerializer
     # Multipart for an update that sets the avatar.
     parser_classes = [JSONParser, StrictMultiPartParser]
-    permission_classes = [HasModelPermission, HasScope]
+    permission_classes = [HasModelPermission, SecondFactorEnrolledIfRequired, HasScope]
     permission_model = User
 
     success_messages = {
@@ -152,7 +152,12 @@ class UserAdminViewSet(StaffViewSet):
         detail=True,
         methods=["get"],
         serializer_class=TokenSerializer,
-        permission_classes=[HasModelPermission, HasTokenPermission, HasScope],
+        permission_classes=[
+            HasModelPermission,
+            HasTokenPermission,
+            SecondFactorEnrolledIfRequired,
+            HasScope,
+        ],
     )
     def tokens(self, request: Request, pk: str) -> Any:
         page = self.paginate_queryset(selectors.account_tokens(account=self.get_object()))
@@ -174,7 +179,12 @@ class AdminAdminViewSet(StaffViewSet):
 
     queryset = Admin.objects.all()
     serializer_class = StaffAdminSerializer
-    permission_classes = [IsSuperAdmin, HasScope, RequiresSessionToWrite]
+    permission_classes = [
+        IsSuperAdmin,
+        SecondFactorEnrolledIfRequired,
+        HasScope,
+        RequiresSessionToWrite,
+    ]
     success_messages = {
         "list": "Admins retrieved",
         "retrieve": "Admin retrieved",

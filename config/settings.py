@@ -190,6 +190,18 @@ RATELIMIT_USE_CACHE = "default"
 # Fail closed: a rate-limit cache that does not answer means 503, never "unlimited".
 RATELIMIT_FAIL_OPEN = False
 
+# --- Two-factor authentication ------------------------------------------------------
+
+# Lifetime of a login's second-factor challenge (`mfa_token`).
+MFA_TOKEN_TTL_SECONDS = env.int("MFA_TOKEN_TTL_SECONDS", default=300)
+# Admins must enrol a second factor before they may use anything but their own profile.
+ADMIN_2FA_REQUIRED = env.bool("ADMIN_2FA_REQUIRED", default=False)
+# The key TOTP secrets are encrypted with (any long random string; unset: derived from
+# SECRET_KEY), and older keys still accepted for decryption while secrets are re-encrypted
+# (`manage.py rotate_2fa_secrets`). See accounts/totp.py and the README.
+MFA_ENCRYPTION_KEY = env.str("MFA_ENCRYPTION_KEY", default="")
+MFA_ENCRYPTION_KEYS_OLD = env.list("MFA_ENCRYPTION_KEYS_OLD", default=[])
+
 # --- Tokens ---------------------------------------------------------------------------
 
 ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=60)

@@ -1,5 +1,6 @@
 """
-Credentials: one `Token` row per login session and per personal access token.
+Credentials: one `Token` row per login session and per personal access token, and the
+second factor's single-use secrets (`RecoveryCode`, `MfaChallenge`).
 
 A row belongs to exactly one owner, a user or an admin (a database check constraint),
 and goes with its owner (CASCADE). The secret itself is never stored: `token_hash` is the
@@ -28,6 +29,16 @@ from tokens.realms import REALMS, Realm, realm_of
 class TokenKind(models.TextChoices):
     SESSION = "session", "Login session"
     PERSONAL = "personal", "Personal access token"
+
+
+class OwnedQuerySet(models.QuerySet[Any]):
+    """Rows that belong to one account of either realm (one foreign key per realm)."""
+
+    def for_owner(self, owner: Any) -> Any:
+        return self.filter(**{realm_of(owner).owner_field: owner})
+
+    def of_realm(self, realm: Realm) -> Any:
+        return self.filter(**{f"{realm.owner_field}__isnull": False})
 
 
 class TokenQuerySet(models.QuerySet["Token"]):
@@ -115,13 +126,7 @@ class CodePurpose(models.TextChoices):
     SECURE_ACCOUNT = "secure_account", "Secure the account (this wasn't me)"
 
 
-class OneTimeCodeQuerySet(models.QuerySet["OneTimeCode"]):
-    def for_owner(self, owner: Any) -> OneTimeCodeQuerySet:
-        return self.filter(**{realm_of(owner).owner_field: owner})
-
-    def of_realm(self, realm: Realm) -> OneTimeCodeQuerySet:
-        return self.filter(**{f"{realm.owner_field}__isnull": False})
-
+class OneTimeCodeQuerySet(OwnedQuerySet):
     def usable(self, now: datetime | None = None) -> OneTimeCodeQuerySet:
         """Neither used (or ended) nor expired."""
         return self.filter(used_at__isnull=True, expires_at__gt=now or timezone.now())
@@ -178,3 +183,58 @@ class OneTimeCode(models.Model):
             if getattr(self, f"{realm.owner_field}_id") is not None:
                 return getattr(self, realm.owner_field)
         return None
+
+
+class AccountOwned(models.Model):
+    """A row of exactly one account, a user or an admin (a database check), that goes with
+    its owner (CASCADE); `Realm.owner_field` names the foreign key, as for `Token`."""
+
+    user = models.ForeignKey("accounts.User", null=True, on_delete=models.CASCADE, related_name="+")
+    admin = models.ForeignKey("admins.Admin", null=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, admin__isnull=True)
+                | Q(user__isnull=True, admin__isnull=False),
+                name="%(class)s_exactly_one_owner",
+            ),
+        ]
+
+
+class RecoveryCode(AccountOwned):
+    """One unused recovery code of an account's second factor: only its SHA-256 digest.
+
+    Using a code deletes its row (one conditional DELETE, so of two concurrent uses exactly
+    one succeeds); regenerating deletes every row of the account first.
+    """
+
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    class Meta(AccountOwned.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Recovery code {self.pk}"
+
+
+class MfaChallenge(AccountOwned):
+    """A login whose password was right, waiting for its second factor (`mfa_token`).
+
+    Only the token's digest is stored. It is single-use: completing the login deletes the
+    row first (one conditional DELETE), whatever the code turns out to be.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta(AccountOwned.Meta):
+        indexes = [models.Index(fields=["expires_at"], name="mfachallenge_expires_at_idx")]
+
+    def __str__(self) -> str:
+        return f"Second-factor challenge {self.pk}"

@@ -27,7 +27,7 @@ from django.utils import timezone
 from config.api.exceptions import NotFound, TokenInvalid
 from tokens import signing
 from tokens.crypto import DISPLAY_PREFIX_LENGTH, digest, new_personal_token, new_session_key
-from tokens.models import Token, TokenKind
+from tokens.models import MfaChallenge, Token, TokenKind
 from tokens.realms import Realm, realm_of
 
 logger = logging.getLogger("tokens")
@@ -192,6 +192,12 @@ def token_revoke_own(*, owner: Any, token_id: int) -> None:
     if token is None:
         raise NotFound("Token not found")
     token_revoke(token=token)
+
+
+def mfa_challenges_prune(*, now: datetime | None = None) -> int:
+    """Delete expired second-factor challenges (logins never completed); return how many.
+    A challenge is deleted when used, so only abandoned ones are left to expire."""
+    return MfaChallenge.objects.filter(expires_at__lte=now or timezone.now()).delete()[0]
 
 
 def tokens_prune(

@@ -21,7 +21,7 @@ from config.api.schema import errors
 from config.ratelimit import throttle
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
-from tokens.permissions import RequiresSession
+from tokens.permissions import RequiresSession, SecondFactorEnrolledIfRequired
 from tokens.realms import account_key
 from tokens.serializers import TokenCreateSerializer, TokenSerializer, TokenWithSecretSerializer
 from tokens.services import personal_token_create, token_revoke_all, token_revoke_own
@@ -35,7 +35,7 @@ class RevokedSerializer(serializers.Serializer):
 
 class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     authentication_classes = [BearerAuthentication]
-    permission_classes = [IsAuthenticated, RequiresSession]
+    permission_classes = [IsAuthenticated, RequiresSession, SecondFactorEnrolledIfRequired]
     # JSON bodies only (API.md): a form cannot say null, a number or a list.
     parser_classes = JSON_ONLY
     serializer_class = TokenSerializer

@@ -28,6 +28,7 @@ USER_FIELDS = {
     "phone",
     "avatar_url",
     "is_active",
+    "two_factor_enabled",
     "created_at",
     "updated_at",
 }

@@ -29,6 +29,7 @@ ADMIN_FIELDS = {
     "avatar_url",
     "is_active",
     "is_superuser",
+    "two_factor_enabled",
     "created_at",
     "updated_at",
 }
@@ -41,6 +42,7 @@ STAFF_USER_FIELDS = {
     "phone",
     "avatar_url",
     "is_active",
+    "two_factor_enabled",
     "created_at",
     "updated_at",
     *LOCKOUT_FIELDS,

@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
     INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
+    MFA_ENROLLMENT_REQUIRED = "MFA_ENROLLMENT_REQUIRED"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
@@ -180,6 +181,12 @@ class InsufficientScope(APIError):
     status_code = status.HTTP_403_FORBIDDEN
     error_code = ErrorCode.INSUFFICIENT_SCOPE
     default_detail = "This token does not have the scope this request needs"
+
+
+class MfaEnrollmentRequired(APIError):
+    status_code = status.HTTP_403_FORBIDDEN
+    error_code = ErrorCode.MFA_ENROLLMENT_REQUIRED
+    default_detail = "Enrol a second factor first: this account must have one"
 
 
 class NotFound(APIError):

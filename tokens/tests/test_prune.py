@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import bearer
 from admins.tests.factories import make_admin
-from tokens.models import Token
+from tokens.crypto import digest
+from tokens.models import MfaChallenge, Token
 from tokens.services import personal_token_create, tokens_prune
 from tokens.tests.helpers import make_session
 
@@ -170,3 +171,18 @@ def test_tokens_prune_dry_run_counts_what_a_real_run_deletes_at_the_same_instant
     assert tokens_prune(now=now) == 2
     assert ids() == {later.pk}
     assert not Token.objects.filter(pk=at_now.pk).exists()
+
+
+def test_prune_tokens_deletes_expired_second_factor_challenges_and_keeps_live_ones():
+    user = make_user()
+    now = timezone.now()
+    for seconds, name in ((-1, "expired"), (60, "live")):
+        MfaChallenge.objects.create(
+            user=user, token_hash=digest(name), expires_at=now + timedelta(seconds=seconds)
+        )
+    out = StringIO()
+
+    call_command("prune_tokens", stdout=out)
+
+    assert list(MfaChallenge.objects.values_list("token_hash", flat=True)) == [digest("live")]
+    assert "Deleted 1 expired second-factor challenge." in out.getvalue()
