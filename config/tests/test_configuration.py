@@ -1,7 +1,8 @@
 """The configuration an operator reads matches the one the code reads.
 
-Every environment variable `config/settings.py`, `gunicorn.conf.py` and `deploy/serve.sh` read is
-`.env.example` and in the README's configuration table, and nothing is documented there
+Every environment variable `config/settings.py`, `gunicorn.conf.py` and `deploy/serve.sh`
+read is listed in `.env.example` and in the README's configuration table, and nothing is
+documented there
 that nothing reads; every Makefile target is in the README; docker-compose.yml takes its
 secrets from the environment (documented in the README's Docker part and `.env.example`)
 and restarts what it runs.
