@@ -125,9 +125,13 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Opening a PostgreSQL connection per request costs more than the request itself:
-    # keep connections for the life of the worker, and check them before reuse.
+    # keep connections for the life of the worker.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's health check is a `SELECT 1` before the first query of every request: a
+    # second round trip on every authenticated read. Off by default: a connection that
+    # died (a database restart) fails the one request that meets it (503), and Django
+    # closes it at that request's end, so the next one reconnects.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, /ready) ------------------------------------------------------
