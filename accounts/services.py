@@ -4,12 +4,12 @@ profile and password changes, soft delete and unlock.
 
 Services take "an account of a given model", so the admin realm uses the same lockout
 and the same conflict rules as users. They raise the project's exceptions and hold the
-transactions; views only call them.
+transactions; views only call them. Login outcomes and password changes are security
+events (`tokens.events.event_record`), written with the change they record.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar, cast
 
@@ -27,11 +27,11 @@ from accounts.models import AbstractAccount
 from accounts.throttling import throttle_login
 from accounts.validators import normalize_username
 from config.api.exceptions import AccountInactive, AccountLocked, Conflict, InvalidCredentials
-from tokens.models import Token
+from config.api.net import Client
+from tokens.events import event_record
+from tokens.models import EventName, Token
 from tokens.realms import Realm, realm_of
 from tokens.services import TokenPair, session_start, token_revoke_all
-
-logger = logging.getLogger("accounts.auth")
 
 Account = TypeVar("Account", bound=AbstractAccount)
 
@@ -49,21 +49,6 @@ def _conflict(fields: list[str]) -> Conflict:
 def _model_of(account: AbstractAccount) -> type[AbstractAccount]:
     """The account's model (`type()` of the admin site's `request.user` is its lazy wrapper)."""
     return cast(type[AbstractAccount], account._meta.model)
-
-
-def _log(event: str, *, realm: Realm, account: Any, ip: str, **extra: Any) -> None:
-    """One line per login outcome: event, realm, account id and client IP; never a secret."""
-    account_id = account.pk if account is not None else None
-    level = logging.INFO if event == "login_succeeded" else logging.WARNING
-    logger.log(
-        level,
-        "%s realm=%s account=%s ip=%s",
-        event,
-        realm.name,
-        account_id if account_id is not None else "unknown",
-        ip,
-        extra={"event": event, "realm": realm.name, "account_id": account_id, "ip": ip, **extra},
-    )
 
 
 # --- Creation and profile ------------------------------------------------------------
@@ -184,35 +169,74 @@ def account_set_password(
 
 @transaction.atomic
 def account_change_password(
-    *, account: AbstractAccount, current_password: str, new_password: str, keep: Token | None
+    *,
+    account: AbstractAccount,
+    current_password: str,
+    new_password: str,
+    keep: Token | None,
+    client: Client | None = None,
 ) -> None:
     """Set a new password; every other session and token of the account is revoked."""
     _check_password_or_fail(account, current_password, "current_password")
     account_set_password(account=account, password=new_password, keep=keep, field="new_password")
+    password_changed(account=account, client=client)
 
 
-def account_confirm_password(*, account: AbstractAccount, password: str, ip: str) -> None:
+def password_changed(
+    *, account: AbstractAccount, client: Client | None = None, via: str = "api"
+) -> None:
+    """Record a password change (the API's, the admin site's form, `changepassword`)."""
+    event_record(
+        event=EventName.PASSWORD_CHANGED,
+        realm=realm_of(account),
+        account=account,
+        client=client,
+        details={"via": via},
+    )
+
+
+def account_confirm_password(
+    *, account: AbstractAccount, password: str, client: Client | None = None
+) -> None:
     """A signed-in account confirms its current password (the admin site's password change).
 
     It counts like a login: a lock in force refuses whatever the password (423), and a
     wrong password counts towards the lockout (423 on the attempt that reaches it, else
-    401), so a stolen admin-site cookie cannot guess the password at full speed.
+    401), so a stolen admin-site cookie cannot guess the password at full speed. Its
+    refusals are recorded as the login's are, with `details.via` "password_check".
     """
     realm = realm_of(account)
     now = timezone.now()
     password_ok = account.check_password(password)
     if account.locked_until is not None and account.locked_until > now:
-        _log("password_check_refused_locked", realm=realm, account=account, ip=ip)
+        _login_event(EventName.LOGIN_LOCKED, realm, account, client, "password_check", "in_force")
         raise AccountLocked(details=_lock_details(account.locked_until, now))
     if password_ok:
         return
-    locked_until = _record_failure(account, now)
+    with transaction.atomic():
+        locked_until = _record_failure(account, now)
+        if locked_until is not None:
+            _login_event(EventName.LOGIN_LOCKED, realm, account, client, "password_check", "placed")
+        else:
+            _login_event(
+                EventName.LOGIN_FAILED, realm, account, client, "password_check", "wrong_password"
+            )
     if locked_until is not None:
         account.locked_until = locked_until
-        _log("account_locked", realm=realm, account=account, ip=ip)
         raise AccountLocked(details=_lock_details(locked_until, now))
-    _log("password_check_failed", realm=realm, account=account, ip=ip)
     raise InvalidCredentials("The password is incorrect.")
+
+
+def _login_event(
+    event: EventName,
+    realm: Realm,
+    account: AbstractAccount | None,
+    client: Client | None,
+    via: str,
+    reason: str = "",
+) -> None:
+    details = {"via": via, **({"reason": reason} if reason else {})}
+    event_record(event=event, realm=realm, account=account, client=client, details=details)
 
 
 @transaction.atomic
@@ -226,6 +250,17 @@ def account_soft_delete(*, account: AbstractAccount, password: str | None = None
     account.deleted_at = timezone.now()
     account.save(update_fields=["deleted_at", "updated_at"])
     token_revoke_all(owner=account)
+
+
+@transaction.atomic
+def account_delete_own(
+    *, account: AbstractAccount, password: str, client: Client | None = None
+) -> None:
+    """The account holder deletes their account (soft), confirmed by the password."""
+    account_soft_delete(account=account, password=password)
+    event_record(
+        event=EventName.ACCOUNT_DELETED, realm=realm_of(account), account=account, client=client
+    )
 
 
 @transaction.atomic
@@ -299,7 +334,13 @@ def _record_failure(account: AbstractAccount, now: datetime) -> datetime | None:
 
 
 def account_authenticate(
-    *, realm: Realm, identifier: str, password: str, ip: str
+    *,
+    realm: Realm,
+    identifier: str,
+    password: str,
+    ip: str,
+    user_agent: str = "",
+    via: str = "api",
 ) -> AbstractAccount:
     """The account that `identifier` (username or email, any case) and `password` name.
 
@@ -308,41 +349,53 @@ def account_authenticate(
     lock in force is 423 whatever the password; a wrong password counts towards the lock
     (423 on the attempt that reaches it, else 401); a blocked account with the right
     password is 403; success clears the counter.
+
+    Every outcome is an event (`via`: "api" or "admin_site"). A refusal's event commits
+    with the failure count, before the exception: no transaction is held across the raise,
+    so the 401 or 423 rolls neither back. The identifier a failed login named is never
+    recorded: people type passwords into the username field.
     """
     now = timezone.now()
     model = realm.model
+    client = Client(ip or None, user_agent)
     account = model.objects.active().by_login(identifier).first()
     if account is None:
         make_password(password)
-        _log("login_failed", realm=realm, account=None, ip=ip, reason="unknown_account")
+        _login_event(EventName.LOGIN_FAILED, realm, None, client, via, "unknown_account")
         raise InvalidCredentials()
 
     password_ok = account.check_password(password)
     if account.locked_until is not None and account.locked_until > now:
-        _log("login_refused_locked", realm=realm, account=account, ip=ip)
+        _login_event(EventName.LOGIN_LOCKED, realm, account, client, via, "in_force")
         raise AccountLocked(details=_lock_details(account.locked_until, now))
     if not password_ok:
-        locked_until = _record_failure(account, now)
+        with transaction.atomic():
+            locked_until = _record_failure(account, now)
+            if locked_until is not None:
+                _login_event(EventName.LOGIN_LOCKED, realm, account, client, via, "placed")
+            else:
+                _login_event(EventName.LOGIN_FAILED, realm, account, client, via, "wrong_password")
         if locked_until is not None:
-            _log("account_locked", realm=realm, account=account, ip=ip)
             raise AccountLocked(details=_lock_details(locked_until, now))
-        _log("login_failed", realm=realm, account=account, ip=ip, reason="wrong_password")
         raise InvalidCredentials()
     if not account.is_active:
-        _log("login_refused_inactive", realm=realm, account=account, ip=ip)
+        _login_event(EventName.LOGIN_REFUSED_INACTIVE, realm, account, client, via)
         raise AccountInactive()
 
-    # Conditional, so that a lock placed by a concurrent failure since we read the row holds.
-    cleared = (
-        model.objects.filter(pk=account.pk)
-        .exclude(locked_until__gt=now)
-        .update(failed_login_attempts=0, locked_until=None, last_login=now)
-    )
+    with transaction.atomic():
+        # Conditional, so that a lock placed by a concurrent failure since we read the row
+        # holds.
+        cleared = (
+            model.objects.filter(pk=account.pk)
+            .exclude(locked_until__gt=now)
+            .update(failed_login_attempts=0, locked_until=None, last_login=now)
+        )
+        if cleared:
+            _login_event(EventName.LOGIN_SUCCEEDED, realm, account, client, via)
     if not cleared:
         locked_until = model.objects.filter(pk=account.pk).values_list("locked_until", flat=True)
         raise AccountLocked(details=_lock_details(locked_until.get() or now, now))
     account.failed_login_attempts, account.locked_until, account.last_login = 0, None, now
-    _log("login_succeeded", realm=realm, account=account, ip=ip)
     return account
 
 
@@ -368,6 +421,13 @@ def account_login(
     comes first, so a throttled attempt never reaches the account.
     """
     throttle_login(realm=realm, ip=ip)
-    account = account_authenticate(realm=realm, identifier=identifier, password=password, ip=ip)
+    account = account_authenticate(
+        realm=realm,
+        identifier=identifier,
+        password=password,
+        ip=ip,
+        user_agent=user_agent,
+        via="api" if start_session else "admin_site",
+    )
     pair = session_start(owner=account, ip=ip, user_agent=user_agent) if start_session else None
     return Login(account, pair)

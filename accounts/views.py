@@ -39,14 +39,15 @@ from accounts.throttling import (
     throttle_profile_update,
     throttle_register,
 )
-from config.api.net import client_ip
+from config.api.net import client_ip, client_of
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from tokens.authentication import BearerAuthentication
-from tokens.models import Token
+from tokens.models import AuthEvent, Token
 from tokens.permissions import HasScope, IsRealmAccount, RequiresSession
 from tokens.realms import Realm
-from tokens.services import session_refresh, token_revoke
+from tokens.serializers import AuthEventSerializer
+from tokens.services import session_end, session_refresh
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -128,7 +129,9 @@ class RefreshView(RealmMixin, PublicView):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair, account = session_refresh(
-            refresh_token=serializer.validated_data["refresh_token"], realm=self.realm
+            refresh_token=serializer.validated_data["refresh_token"],
+            realm=self.realm,
+            client=client_of(request),
         )
         data = {**pair, self.realm.name: self.realm.serializer(account).data}
         return APIResponse(data, message="Token refreshed", headers=NO_STORE)
@@ -145,13 +148,14 @@ class LogoutView(RealmMixin, APIView):
 
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request) -> APIResponse:
-        token_revoke(token=cast(Token, request.auth))
+        session_end(token=cast(Token, request.auth), client=client_of(request))
         return APIResponse(None, message="Logged out")
 
 
 class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     # The caller's own account: read and change the profile, delete it, change its
-    # password and its avatar. Each realm's URL module wires the methods it offers.
+    # password and its avatar, read its security events. Each realm's URL module wires
+    # the methods it offers.
 
     authentication_classes = [BearerAuthentication]
     permission_classes = [IsRealmAccount, HasScope]
@@ -165,6 +169,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         "password": "Password changed",
         "avatar": "Avatar updated",
         "remove_avatar": "Avatar removed",
+        "events": "Events retrieved",
     }
 
     @classmethod
@@ -214,8 +219,10 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         throttle_password_check(realm=self.realm, ip=client_ip(request))
         serializer = PasswordConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.account_soft_delete(
-            account=self.account, password=serializer.validated_data["password"]
+        services.account_delete_own(
+            account=self.account,
+            password=serializer.validated_data["password"],
+            client=client_of(request),
         )
         return APIResponse(None)
 
@@ -227,7 +234,10 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.account_change_password(
-            account=self.account, keep=cast(Token, request.auth), **serializer.validated_data
+            account=self.account,
+            keep=cast(Token, request.auth),
+            client=client_of(request),
+            **serializer.validated_data,
         )
         return APIResponse(None)
 
@@ -249,3 +259,12 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     def remove_avatar(self, request: Request) -> APIResponse:
         """Remove the avatar."""
         return self._show(services.account_set_avatar(account=self.account, upload=None))
+
+    @extend_schema(responses=AuthEventSerializer(many=True))
+    @action(detail=False, methods=["get"], serializer_class=AuthEventSerializer)
+    def events(self, request: Request) -> Any:
+        """The account's own security events, newest first: where and when it was used,
+        and what was changed (a read: it writes nothing, not even an event)."""
+        events = AuthEvent.objects.for_account(self.account).newest_first()
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(AuthEventSerializer(page, many=True).data)

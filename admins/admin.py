@@ -17,6 +17,8 @@ from accounts.models import User
 from admins import services as staff
 from admins.models import Admin
 from config.api.exceptions import APIError
+from config.api.net import Client, client_of
+from tokens.admin import RecentEventsMixin
 from tokens.models import Token
 from tokens.realms import REALMS
 from tokens.services import token_revoke_selected
@@ -52,7 +54,7 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(RecentEventsMixin, admin.ModelAdmin):
     """What both realms' admin pages share."""
 
     list_display = [
@@ -84,6 +86,8 @@ class AccountAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "deleted_at",
+        # The latest security events of the account (tokens.admin.RecentEventsMixin).
+        "recent_events",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -96,7 +100,7 @@ class AccountAdmin(admin.ModelAdmin):
         return False
 
 
-Change = Callable[[Admin, Any], object]
+Change = Callable[[Admin, Any, Client], object]
 
 
 def _account_action(name: str, description: str, change: Change) -> Any:
@@ -104,11 +108,11 @@ def _account_action(name: str, description: str, change: Change) -> Any:
     included) on each selected account, and says what it did."""
 
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        actor = cast(Admin, request.user)
+        actor, client = cast(Admin, request.user), client_of(request)
         done = 0
         for account in queryset:
             try:
-                change(actor, account)
+                change(actor, account, client)
             except APIError as exc:
                 modeladmin.message_user(
                     request, f"{account.username}: {exc.message}", level=messages.ERROR
@@ -124,42 +128,52 @@ def _account_action(name: str, description: str, change: Change) -> Any:
 unlock = _account_action(
     "unlock",
     "Unlock selected accounts",
-    lambda actor, account: staff.staff_unlock(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_unlock(actor=actor, account=account, client=client),
 )
 revoke_tokens = _account_action(
     "revoke_tokens",
     "Revoke every token of the selected accounts",
-    lambda actor, account: staff.staff_revoke_tokens(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_revoke_tokens(
+        actor=actor, account=account, client=client
+    ),
 )
 block_users = _account_action(
     "block_users",
     "Block selected users (revokes their tokens)",
-    lambda actor, account: staff.staff_set_active(actor=actor, account=account, active=False),
+    lambda actor, account, client: staff.staff_set_active(
+        actor=actor, account=account, active=False, client=client
+    ),
 )
 activate_users = _account_action(
     "activate_users",
     "Activate selected users",
-    lambda actor, account: staff.staff_set_active(actor=actor, account=account, active=True),
+    lambda actor, account, client: staff.staff_set_active(
+        actor=actor, account=account, active=True, client=client
+    ),
 )
 delete_users = _account_action(
     "delete_users",
     "Soft-delete selected users (revokes their tokens)",
-    lambda actor, account: staff.staff_delete(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_delete(actor=actor, account=account, client=client),
 )
 restore_users = _account_action(
     "restore_users",
     "Restore selected deleted users",
-    lambda actor, account: staff.staff_restore(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_restore(actor=actor, account=account, client=client),
 )
 block_admins = _account_action(
     "block_admins",
     "Block selected admins (revokes their tokens)",
-    lambda actor, account: staff.admin_set_active(actor=actor, target=account, active=False),
+    lambda actor, account, client: staff.admin_set_active(
+        actor=actor, target=account, active=False, client=client
+    ),
 )
 activate_admins = _account_action(
     "activate_admins",
     "Activate selected admins",
-    lambda actor, account: staff.admin_set_active(actor=actor, target=account, active=True),
+    lambda actor, account, client: staff.admin_set_active(
+        actor=actor, target=account, active=True, client=client
+    ),
 )
 
 

@@ -8,9 +8,10 @@ from typing import Any, cast
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest
 
-from accounts.services import account_confirm_password, account_login
+from accounts.services import account_confirm_password, account_login, password_changed
 from accounts.throttling import throttle_password_check
 from admins.models import Admin
 from config.api.exceptions import (
@@ -21,7 +22,7 @@ from config.api.exceptions import (
     RateLimited,
     ServiceUnavailable,
 )
-from config.api.net import client_ip
+from config.api.net import client_ip, client_of
 from tokens.realms import ADMIN
 
 
@@ -84,7 +85,8 @@ class AdminLoginForm(AdminAuthenticationForm):
 class AdminSitePasswordChangeForm(PasswordChangeForm):
     """The admin site's own password change: the old password is checked as the API checks
     a password (throttled per client IP, and each wrong one counted towards the admin's
-    lockout), and saving revokes every API session and token of the admin."""
+    lockout), and saving revokes every API session and token of the admin and records
+    `password_changed`, in one transaction."""
 
     required_css_class = "required"
 
@@ -95,9 +97,9 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
     def clean_old_password(self) -> str:
         old_password: str = self.cleaned_data["old_password"]
         try:
-            ip = client_ip(self.request)
-            throttle_password_check(realm=ADMIN, ip=ip)
-            account_confirm_password(account=self.user, password=old_password, ip=ip)
+            client = client_of(self.request)
+            throttle_password_check(realm=ADMIN, ip=client.ip or "")
+            account_confirm_password(account=self.user, password=old_password, client=client)
         except InvalidCredentials as exc:
             raise ValidationError(
                 self.error_messages["password_incorrect"], code="password_incorrect"
@@ -105,3 +107,10 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
         except APIError as exc:
             raise (_site_error(exc, "password attempts") or ValidationError(exc.message)) from exc
         return old_password
+
+    def save(self, commit: bool = True) -> Any:
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            if commit:
+                password_changed(account=user, client=client_of(self.request), via="admin_site")
+        return user

@@ -11,6 +11,7 @@ from tokens.realms import ADMIN
 router = Router()
 router.register("users", views.UserAdminViewSet, basename="admin-user")
 router.register("admins", views.AdminAdminViewSet, basename="admin-admin")
+router.register("events", views.EventAdminViewSet, basename="admin-event")
 
 me = MeViewSet.as_view({"get": "retrieve", "patch": "partial_update"}, realm=ADMIN)
 
@@ -20,5 +21,6 @@ urlpatterns = [
     path("auth/logout", LogoutView.as_view(realm=ADMIN), name="admin-logout"),
     path("me", me, name="admin-me"),
     path("me/password", MeViewSet.route("password", realm=ADMIN), name="admin-me-password"),
+    path("me/events", MeViewSet.route("events", realm=ADMIN), name="admin-me-events"),
     *router.urls,
 ]

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so a request's time covers the whole stack (config/metrics.py).
+    "config.metrics.MetricsMiddleware",
     "config.api.middleware.RequestIDMiddleware",
     "config.api.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -126,6 +128,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Never ATOMIC_REQUESTS: a refused login answers 401 or 423, and the exception handler's
+# rollback would then undo the failure count of the lockout and the login's security
+# event. Services hold their own transactions (tokens/events.py).
+for _database in DATABASES.values():
+    _database["ATOMIC_REQUESTS"] = False
 
 # --- Cache (rate limits, /ready) ------------------------------------------------------
 
@@ -206,6 +213,15 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "LEEWAY": 0,
 }
+
+# --- Security log and metrics ----------------------------------------------------------
+
+# Security events older than this are deleted by `manage.py prune_events`.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# The bearer token `/metrics` requires; unset, `/metrics` is a 404. Under gunicorn set
+# PROMETHEUS_MULTIPROC_DIR too (read by prometheus-client itself), so that the samples of
+# every worker process are summed (config/metrics.py, gunicorn.conf.py).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Uploads --------------------------------------------------------------------------
 
