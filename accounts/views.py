@@ -261,7 +261,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         return self._show(services.account_set_avatar(account=self.account, upload=None))
 
     @extend_schema(responses=AuthEventSerializer(many=True))
-    @action(detail=False, methods=["get"], serializer_class=AuthEventSerializer)
+    @action(detail=False, methods=["get"], serializer_class=AuthEventSerializer, error_statuses={})
     def events(self, request: Request) -> Any:
         """The account's own security events, newest first: where and when it was used,
         and what was changed (a read: it writes nothing, not even an event)."""

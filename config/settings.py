@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     # Django's admin app, with the project's site: its login and password forms share the
     # API's rate limits, lockout and token revocation.
     "admins.apps.AccountsAdminConfig",
+    # Before django.contrib.auth, so that its `changepassword` (which records the change as
+    # a security event) is the one manage.py runs.
+    "admins",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -69,7 +72,6 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "tokens",
     "accounts",
-    "admins",
 ]
 
 MIDDLEWARE = [

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from config.api.fields import StrictCharField
 from tokens.models import AuthEvent, Token
+from tokens.realms import REALMS
 
 
 class TokenSerializer(serializers.ModelSerializer):
@@ -85,10 +86,15 @@ class ActorSerializer(serializers.Serializer):
 class AuthEventSerializer(serializers.ModelSerializer):
     """A security event: what happened to which account, done by whom, from where."""
 
+    realm = serializers.ChoiceField(choices=[realm.name for realm in REALMS], read_only=True)
     actor = ActorSerializer(
-        allow_null=True, help_text="The admin who did it (staff actions), else null."
+        read_only=True,
+        allow_null=True,
+        help_text="The admin who did it (staff actions), else null.",
     )
-    details = serializers.DictField(help_text="What else the event says; never a secret.")
+    details = serializers.DictField(
+        read_only=True, help_text="What else the event says; never a secret."
+    )
 
     class Meta:
         model = AuthEvent
