@@ -126,8 +126,17 @@ class QueryDateTimeField(FormBlankMixin, serializers.DateTimeField):
     """An ISO 8601 timestamp (`2026-11-26T10:00:00Z`); without a zone it is UTC."""
 
 
+@extend_schema_field(
+    {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+    component_name=None,
+)
 class QueryIPField(FormBlankMixin, serializers.IPAddressField):
-    pass
+    """An IPv4 or IPv6 address, as written (untrimmed, as the documented formats say);
+    anything else would make PostgreSQL's `inet` fail."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
 
 class EventListQuerySerializer(serializers.Serializer):

@@ -308,6 +308,7 @@ def test_each_filter_narrows_the_list(api, auth, varied):
     # An account id alone matches that id in either realm.
     assert v["staffer_ok"].pk in _ids(_list(api, auth, account_id=v["staffer"].pk))
     assert _ids(_list(api, auth, ip="2001:db8::1")) == {v["bob_ok"].pk}
+    assert _ids(_list(api, auth, ip="2001:DB8:0::1")) == {v["bob_ok"].pk}  # any spelling
     assert _ids(_list(api, auth, actor_id=v["root"].pk)) == {v["bob_blocked"].pk}
     since = (v["now"] - timedelta(days=1, hours=1)).isoformat()
     until = (v["now"] - timedelta(hours=1)).isoformat()
@@ -349,6 +350,8 @@ def test_a_timestamp_with_z_is_accepted(api, auth, varied):
         ("account_id=99999999999999999999999", "account_id"),
         ("actor_id=-1", "actor_id"),
         ("ip=300.1.1.1", "ip"),
+        ("ip=0", "ip"),
+        ("ip=%2010.0.0.1", "ip"),
         ("ip=", "ip"),
         ("page=0", "page"),
         ("page_size=x", "page_size"),

@@ -43,6 +43,15 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+# The characters `str.strip()` removes, which is how DRF trims: more than the `\s` of a
+# JSON Schema pattern (ECMA 262) holds (the separators U+001C-U+001F and U+0085 are not in
+# it, and its U+FEFF is not stripped), so a value of them alone would pass `\S` and then
+# be refused as blank.
+PYTHON_WHITESPACE = (
+    r"\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def _text_pattern(field: serializers.CharField) -> str | None:
     """The rules every DRF text field applies that `minLength` does not say: no NUL
     character, and not only whitespace, which DRF trims away (a blank value, where a field
@@ -54,7 +63,9 @@ def _text_pattern(field: serializers.CharField) -> str | None:
         # Whitespace alone is trimmed to the blank value, which is allowed.
         return r"^[^\u0000]+$" if no_nul else None
     if field.trim_whitespace:
-        return r"^[^\u0000]*[^\s\u0000][^\u0000]*$" if no_nul else r"\S"
+        if no_nul:
+            return rf"^[^\u0000]*[^{PYTHON_WHITESPACE}\u0000][^\u0000]*$"
+        return rf"[^{PYTHON_WHITESPACE}]"
     return r"^[^\u0000]*$" if no_nul else None
 
 
