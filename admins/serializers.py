@@ -152,10 +152,6 @@ class EventListQuerySerializer(serializers.Serializer):
     ip = QueryIPField(required=False)
     actor_id = QueryIntegerField(required=False)
     since = QueryDateTimeField(required=False)
+    # `until` before `since` is an empty range, not an error: a rule across two parameters
+    # that the OpenAPI document could not state.
     until = QueryDateTimeField(required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        since, until = attrs.get("since"), attrs.get("until")
-        if since is not None and until is not None and since > until:
-            raise serializers.ValidationError({"until": ["Must not be before since."]})
-        return attrs
