@@ -18,7 +18,7 @@ from admins import services as staff
 from admins.models import Admin
 from config.api.exceptions import APIError
 from config.api.net import Client, client_of
-from tokens.admin import RecentEventsMixin
+from tokens.admin import AccountEventsMixin
 from tokens.models import Token
 from tokens.realms import REALMS
 from tokens.services import token_revoke_selected
@@ -54,7 +54,7 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class AccountAdmin(RecentEventsMixin, admin.ModelAdmin):
+class AccountAdmin(AccountEventsMixin, admin.ModelAdmin):
     """What both realms' admin pages share."""
 
     list_display = [
@@ -86,7 +86,7 @@ class AccountAdmin(RecentEventsMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         "deleted_at",
-        # The latest security events of the account (tokens.admin.RecentEventsMixin).
+        # The latest security events of the account (tokens.admin.AccountEventsMixin).
         "recent_events",
     ]
 

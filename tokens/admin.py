@@ -1,6 +1,7 @@
 """
 The security log on the admin site: every event, read-only and filterable, and
-`RecentEventsMixin`, whose field shows an account's latest events on its change page.
+`AccountEventsMixin` for the account pages: their latest events on the change page, and an
+edit saved there recorded as `account_updated` (actor = the admin).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from tokens.models import AuthEvent
+from config.api.net import client_of
+from tokens.events import event_record
+from tokens.models import AuthEvent, EventName
+from tokens.realms import realm_of
 
 EVENT_FIELDS = (
     "event",
@@ -55,10 +59,24 @@ class AuthEventAdmin(admin.ModelAdmin):
         return False
 
 
-class RecentEventsMixin(admin.ModelAdmin):
+class AccountEventsMixin(admin.ModelAdmin):
     """For an account's admin page: `recent_events`, its latest events newest first, as a
     read-only field (one query), shown to those who may view events (an event shows the
-    client's address, as a session row does)."""
+    client's address, as a session row does); and the page's edits recorded."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # The admin site saves the form, its many-to-many fields (an admin's groups and
+        # permissions) and this event in the one transaction of its change view.
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            event_record(
+                event=EventName.ACCOUNT_UPDATED,
+                realm=realm_of(obj),
+                account=obj,
+                actor=request.user,
+                client=client_of(request),
+                details={"fields": sorted(form.changed_data), "via": "admin_site"},
+            )
 
     @admin.display(description="Recent security events")
     def recent_events(self, account: Any) -> SafeString | str:

@@ -161,6 +161,23 @@ def test_the_admin_sites_actions_record_the_same_events_with_the_browsers_addres
     ]
 
 
+def test_an_edit_on_the_admin_sites_change_page_is_recorded_with_the_fields(root):
+    ada = make_user(username="ada", name="Ada")
+    browser = BrowserClient(**CLIENT)
+    browser.force_login(root)
+    page = f"/admin/accounts/user/{ada.pk}/change/"
+    form = {"username": "ada", "name": "Ada Lovelace", "email": ada.email, "phone": ""}
+
+    response = browser.post(page, form)
+    browser.post(page, {**form, "name": "Ada Lovelace"})  # nothing changed: no event
+
+    assert response.status_code == 302
+    assert staff_rows() == [
+        ("account_updated", "user", ada.pk, {"realm": "admin", "id": root.pk}, "192.0.2.7", AGENT)
+    ]
+    assert AuthEvent.objects.get().details == {"fields": ["name"], "via": "admin_site"}
+
+
 def test_the_admin_site_lists_events_read_only_with_filters(root):
     ada = make_user(username="ada")
     event_record(event=EventName.LOGIN_FAILED, realm=USER, account=ada, client=Client("1.2.3.4"))
