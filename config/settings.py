@@ -349,7 +349,8 @@ SPECTACULAR_SETTINGS = {
 
 # One JSON object per line in production; plain text when developing (DEBUG), or with
 # LOG_FORMAT=plain. Every request gets one line (logger `config.request`) and every login
-# outcome one (`accounts.auth`); staff actions go to `admins.audit`.
+# outcome one (`accounts.auth`); staff actions go to `admins.audit` and the other security
+# events to `tokens.events`, each from the call that records the event (tokens/events.py).
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,

@@ -9,14 +9,16 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django.http import HttpResponse
 from django.test import Client
+from django.urls import resolve
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import assert_error, bearer, login, login_pair
 from admins.tests.factories import make_admin
 from admins.tests.helpers import admin_token
-from config.metrics import UNMATCHED, route_label
+from config.metrics import UNMATCHED, MetricsMiddleware, route_label
 from tokens.events import event_record
 from tokens.models import EventName
 from tokens.realms import USER
@@ -192,25 +194,29 @@ def test_an_unknown_method_is_one_label(metrics_token):
     )
 
 
-def test_the_middleware_adds_little_to_a_request(api, metrics_token, settings):
-    """The metrics middleware's own cost, in process: /health with and without it."""
-    make_user(username="ada")
-    access = login_pair(api, "ada")["access_token"]
-    rounds = 300
+def test_the_middleware_costs_microseconds_a_request(rf):
+    """Its own cost, in process, around a view that does nothing: the best of five runs,
+    so a busy machine cannot fail it (it measures about 10 microseconds; the README has the
+    figures). A request through the whole stack costs a millisecond or more."""
+    request = rf.get("/api/v1/users/me")
+    request.resolver_match = resolve("/api/v1/users/me")
+    response = HttpResponse()
 
-    def timed(path: str, **extra: Any) -> float:
-        api.get(path, **extra)  # warm up
-        started = time.perf_counter()
-        for _ in range(rounds):
-            api.get(path, **extra)
-        return (time.perf_counter() - started) / rounds
+    def view(request: Any) -> HttpResponse:
+        return response
 
-    with_metrics = timed("/health")
-    settings.MIDDLEWARE = [
-        m for m in settings.MIDDLEWARE if m != "config.metrics.MetricsMiddleware"
-    ]
-    without = timed("/health")
+    measured = MetricsMiddleware(view)
+    rounds = 2000
 
-    # Generous, so a busy machine cannot fail it; the README gives measured figures.
-    assert with_metrics - without < 0.001
-    assert api.get("/api/v1/users/me", **bearer(access)).status_code == 200
+    def best(call: Any) -> float:
+        runs = []
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(rounds):
+                call(request)
+            runs.append((time.perf_counter() - started) / rounds)
+        return min(runs)
+
+    overhead = best(measured) - best(view)
+
+    assert overhead < 0.0001, f"{overhead * 1e6:.1f} microseconds"
