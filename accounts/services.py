@@ -288,9 +288,33 @@ def account_unlock(*, account: AbstractAccount) -> None:
     account.failed_login_attempts, account.locked_until = 0, None
 
 
+@transaction.atomic
+def account_unlock_by_operator(*, account: AbstractAccount) -> None:
+    """`manage.py unlock_account`: unlock, recorded as `account_unlocked` with no actor."""
+    account_unlock(account=account)
+    _operator_unlocked(account)
+
+
+@transaction.atomic
 def accounts_unlock_all(*, model: type[AbstractAccount]) -> int:
-    """Unlock every locked account of `model`; return how many."""
-    return model.objects.locked().update(failed_login_attempts=0, locked_until=None)
+    """Unlock every locked account of `model` (`unlock_account --all`), each recorded as
+    `account_unlocked`; return how many."""
+    locked = list(model.objects.locked().select_for_update())
+    model.objects.filter(pk__in=[account.pk for account in locked]).update(
+        failed_login_attempts=0, locked_until=None
+    )
+    for account in locked:
+        _operator_unlocked(account)
+    return len(locked)
+
+
+def _operator_unlocked(account: AbstractAccount) -> None:
+    event_record(
+        event=EventName.ACCOUNT_UNLOCKED,
+        realm=realm_of(account),
+        account=account,
+        details={"via": "unlock_account"},
+    )
 
 
 def _lock_details(locked_until: datetime, now: datetime) -> dict[str, Any]:

@@ -223,7 +223,7 @@ class AdminAdmin(AccountAdmin):
 def revoke_selected_tokens(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
-    revoked = token_revoke_selected(tokens=queryset)
+    revoked = token_revoke_selected(tokens=queryset, actor=request.user, client=client_of(request))
     modeladmin.message_user(request, f"Revoked {revoked} token(s).")
 
 

@@ -36,7 +36,7 @@ from config.api.net import Client
 from tokens.crypto import DISPLAY_PREFIX_LENGTH, digest, new_personal_token, new_session_key
 from tokens.events import event_record
 from tokens.models import AuthEvent, EventName, Token, TokenKind
-from tokens.realms import Realm, realm_of
+from tokens.realms import REALMS, Realm, realm_of
 
 SCOPES = ("read", "write")
 SESSION_SCOPES = list(SCOPES)
@@ -174,9 +174,32 @@ def session_end(*, token: Token, client: Client | None = None) -> None:
         )
 
 
-def token_revoke_selected(*, tokens: QuerySet[Token]) -> int:
-    """Revoke the live ones among `tokens` (the admin site's selection); return how many."""
-    return tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+@transaction.atomic
+def token_revoke_selected(
+    *, tokens: QuerySet[Token], actor: Any = None, client: Client | None = None
+) -> int:
+    """Revoke the live ones among `tokens` (the admin site's selection, by `actor`); return
+    how many. Each is a `token_revoked` event of its owner."""
+    live = tokens.filter(revoked_at__isnull=True).select_related(
+        *(realm.owner_field for realm in REALMS)
+    )
+    revoked = 0
+    for token in live:
+        # One conditional UPDATE each: a token revoked meanwhile is neither counted nor
+        # recorded twice.
+        if not token_revoke(token=token):
+            continue
+        revoked += 1
+        owner = token.owner
+        event_record(
+            event=EventName.TOKEN_REVOKED,
+            realm=realm_of(owner),
+            account=owner,
+            actor=actor,
+            client=client,
+            details={"token_id": token.pk, "kind": token.kind},
+        )
+    return revoked
 
 
 def token_revoke_all(*, owner: Any, keep: Token | None = None) -> int:

@@ -14,13 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import make_user
-from accounts.tests.helpers import assert_error, bearer
+from accounts.tests.helpers import assert_error, bearer, login_pair
 from admins.models import Admin
 from admins.tests.factories import make_admin
 from admins.tests.helpers import admin_token, grant, user_token
 from config.api.net import Client
 from tokens.events import event_record
-from tokens.models import AuthEvent, EventName
+from tokens.models import AuthEvent, EventName, Token
 from tokens.realms import ADMIN, USER
 
 pytestmark = pytest.mark.django_db
@@ -159,6 +159,34 @@ def test_the_admin_sites_actions_record_the_same_events_with_the_browsers_addres
     assert staff_rows() == [
         ("account_blocked", "user", ada.pk, {"realm": "admin", "id": root.pk}, "192.0.2.7", AGENT)
     ]
+
+
+def test_revoking_selected_tokens_on_the_admin_site_records_each_with_the_admin(root, api):
+    ada = make_user(username="ada")
+    staffer = make_admin(username="staffer")
+    login_pair(api, "ada")
+    admin_token(api, staffer)
+    AuthEvent.objects.all().delete()
+    rows = list(Token.objects.order_by("pk"))
+    browser = BrowserClient(**CLIENT)
+    browser.force_login(root)
+
+    browser.post(
+        "/admin/tokens/token/",
+        {"action": "revoke_selected_tokens", "_selected_action": [row.pk for row in rows]},
+    )
+
+    actor = {"realm": "admin", "id": root.pk}
+    assert sorted(staff_rows(), key=str) == sorted(
+        [
+            ("token_revoked", "user", ada.pk, actor, "192.0.2.7", AGENT),
+            ("token_revoked", "admin", staffer.pk, actor, "192.0.2.7", AGENT),
+        ],
+        key=str,
+    )
+    assert {event.details["token_id"] for event in AuthEvent.objects.all()} == {
+        row.pk for row in rows
+    }
 
 
 def test_an_edit_on_the_admin_sites_change_page_is_recorded_with_the_fields(root):
