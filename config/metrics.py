@@ -41,6 +41,11 @@ from prometheus_client import (
 from config.api.envelope import error_response
 from config.api.exceptions import ErrorCode
 
+# A process started before gunicorn made the folder (`manage.py` in a fresh container)
+# writes its samples there too, and `/metrics` needs the folder to exist.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 AUTH_EVENTS = Counter(
     "auth_events", "Security events recorded, by realm and event.", ["realm", "event"]
 )

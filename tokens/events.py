@@ -121,5 +121,6 @@ def event_record(
             "details": row.details,
         },
     )
-    transaction.on_commit(lambda: AUTH_EVENTS.labels(realm.name, event.value).inc())
+    # Robust: a metric that cannot be written is logged, never an error of a committed change.
+    transaction.on_commit(lambda: AUTH_EVENTS.labels(realm.name, event.value).inc(), robust=True)
     return row
