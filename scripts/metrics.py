@@ -228,7 +228,7 @@ def run(checks: Checks, cleanup: Cleanup, workdir: Path) -> None:
     )
     seed_users(env, ["locky"])
     # A leftover of an earlier run in the folder: the start must remove it.
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)  # the seeding process may have made it
     (folder / "counter_999999.db").write_bytes(b"stale")
     server = Gunicorn("metrics", free_port(), env, workdir / "gunicorn.log")
     cleanup.push("stop gunicorn", server.stop)
