@@ -34,6 +34,7 @@ RUN SECRET_KEY=collectstatic-only DEBUG=false python manage.py collectstatic --n
 ENV DEBUG=false \
     UPLOAD_DIR=/app/media \
     CACHE_PATH=/app/var/cache.sqlite3 \
+    PROMETHEUS_MULTIPROC_DIR=/app/var/prometheus \
     GUNICORN_BIND=0.0.0.0:8000
 
 # Declared after the chown above, so a new volume starts out owned by the app user.

@@ -4,7 +4,8 @@ second factor, profile and password changes, soft delete and unlock.
 
 Services take "an account of a given model", so the admin realm uses the same lockout
 and the same conflict rules as users. They raise the project's exceptions and hold the
-transactions; views only call them.
+transactions; views only call them. Login outcomes and password changes are security
+events (`tokens.events.event_record`), written with the change they record.
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ from config.api.exceptions import (
     ServiceUnavailable,
     TokenInvalid,
 )
+from config.api.net import Client
 from tokens.crypto import digest, new_session_key
-from tokens.models import MfaChallenge, RecoveryCode, Token
+from tokens.events import event_record
+from tokens.models import EventName, MfaChallenge, RecoveryCode, Token
 from tokens.realms import Realm, realm_of
 from tokens.services import TokenPair, owner_is_usable, session_start, token_revoke_all
 
@@ -224,36 +227,83 @@ def account_set_password(
 
 @transaction.atomic
 def account_change_password(
-    *, account: AbstractAccount, current_password: str, new_password: str, keep: Token | None
+    *,
+    account: AbstractAccount,
+    current_password: str,
+    new_password: str,
+    keep: Token | None,
+    client: Client | None = None,
 ) -> None:
     """Set a new password; every other session and token of the account is revoked."""
     _check_password_or_fail(account, current_password, "current_password")
     account_set_password(account=account, password=new_password, keep=keep, field="new_password")
+    password_changed(account=account, client=client)
+
+
+def password_changed(
+    *,
+    account: AbstractAccount,
+    client: Client | None = None,
+    via: str = "api",
+    actor: Any = None,
+) -> None:
+    """What follows a password change, whichever path made it (the API's, the admin site's
+    form, `changepassword`): its event, and a notice with a "this wasn't me" link to the
+    account's address, both in the change's transaction. (The revocation of every session
+    and token is the account model's own: `AbstractAccount.save`.)"""
+    event_record(
+        event=EventName.PASSWORD_CHANGED,
+        realm=realm_of(account),
+        account=account,
+        actor=actor,
+        client=client,
+        details={"via": via},
+    )
     account_notify(account=account, notice=Notice.PASSWORD_CHANGED)
 
 
-def account_confirm_password(*, account: AbstractAccount, password: str, ip: str) -> None:
+def account_confirm_password(
+    *, account: AbstractAccount, password: str, client: Client | None = None
+) -> None:
     """A signed-in account confirms its current password (the admin site's password change).
 
     It counts like a login: a lock in force refuses whatever the password (423), and a
     wrong password counts towards the lockout (423 on the attempt that reaches it, else
-    401), so a stolen admin-site cookie cannot guess the password at full speed.
+    401), so a stolen admin-site cookie cannot guess the password at full speed. Its
+    refusals are recorded as the login's are, with `details.via` "password_check".
     """
     realm = realm_of(account)
     now = timezone.now()
     password_ok = account.check_password(password)
     if account.locked_until is not None and account.locked_until > now:
-        _log("password_check_refused_locked", realm=realm, account=account, ip=ip)
+        _login_event(EventName.LOGIN_LOCKED, realm, account, client, "password_check", "in_force")
         raise AccountLocked(details=_lock_details(account.locked_until, now))
     if password_ok:
         return
-    locked_until = _record_failure(account, now)
+    with transaction.atomic():
+        locked_until = _record_failure(account, now)
+        if locked_until is not None:
+            _login_event(EventName.LOGIN_LOCKED, realm, account, client, "password_check", "placed")
+        else:
+            _login_event(
+                EventName.LOGIN_FAILED, realm, account, client, "password_check", "wrong_password"
+            )
     if locked_until is not None:
         account.locked_until = locked_until
-        _log("account_locked", realm=realm, account=account, ip=ip)
         raise AccountLocked(details=_lock_details(locked_until, now))
-    _log("password_check_failed", realm=realm, account=account, ip=ip)
     raise InvalidCredentials("The password is incorrect.")
+
+
+def _login_event(
+    event: EventName,
+    realm: Realm,
+    account: AbstractAccount | None,
+    client: Client | None,
+    via: str,
+    reason: str = "",
+) -> None:
+    details = {"via": via, **({"reason": reason} if reason else {})}
+    event_record(event=event, realm=realm, account=account, client=client, details=details)
 
 
 @transaction.atomic
@@ -267,6 +317,17 @@ def account_soft_delete(*, account: AbstractAccount, password: str | None = None
     account.deleted_at = timezone.now()
     account.save(update_fields=["deleted_at", "updated_at"])
     token_revoke_all(owner=account)
+
+
+@transaction.atomic
+def account_delete_own(
+    *, account: AbstractAccount, password: str, client: Client | None = None
+) -> None:
+    """The account holder deletes their account (soft), confirmed by the password."""
+    account_soft_delete(account=account, password=password)
+    event_record(
+        event=EventName.ACCOUNT_DELETED, realm=realm_of(account), account=account, client=client
+    )
 
 
 @transaction.atomic
@@ -294,9 +355,33 @@ def account_unlock(*, account: AbstractAccount) -> None:
     account.failed_login_attempts, account.locked_until = 0, None
 
 
+@transaction.atomic
+def account_unlock_by_operator(*, account: AbstractAccount) -> None:
+    """`manage.py unlock_account`: unlock, recorded as `account_unlocked` with no actor."""
+    account_unlock(account=account)
+    _operator_unlocked(account)
+
+
+@transaction.atomic
 def accounts_unlock_all(*, model: type[AbstractAccount]) -> int:
-    """Unlock every locked account of `model`; return how many."""
-    return model.objects.locked().update(failed_login_attempts=0, locked_until=None)
+    """Unlock every locked account of `model` (`unlock_account --all`), each recorded as
+    `account_unlocked`; return how many."""
+    locked = list(model.objects.locked().select_for_update())
+    model.objects.filter(pk__in=[account.pk for account in locked]).update(
+        failed_login_attempts=0, locked_until=None
+    )
+    for account in locked:
+        _operator_unlocked(account)
+    return len(locked)
+
+
+def _operator_unlocked(account: AbstractAccount) -> None:
+    event_record(
+        event=EventName.ACCOUNT_UNLOCKED,
+        realm=realm_of(account),
+        account=account,
+        details={"via": "unlock_account"},
+    )
 
 
 def _lock_details(locked_until: datetime, now: datetime) -> dict[str, Any]:
@@ -340,7 +425,13 @@ def _record_failure(account: AbstractAccount, now: datetime) -> datetime | None:
 
 
 def account_authenticate(
-    *, realm: Realm, identifier: str, password: str, ip: str
+    *,
+    realm: Realm,
+    identifier: str,
+    password: str,
+    ip: str,
+    user_agent: str = "",
+    via: str = "api",
 ) -> AbstractAccount:
     """The account that `identifier` (username or email, any case) and `password` name.
 
@@ -350,55 +441,80 @@ def account_authenticate(
     (423 on the attempt that reaches it, else 401); a blocked account with the right
     password is 403; success clears the counter. For an account with a second factor,
     success is only half a login: the counter is left for the second step to clear
-    (`account_login`), and nothing is logged as a success yet.
+    (`account_login`), and no success is recorded yet.
+
+    Every outcome is an event (`via`: "api" or "admin_site"). A refusal's event commits
+    with the failure count, before the exception: no transaction is held across the raise,
+    so the 401 or 423 rolls neither back. The identifier a failed login named is never
+    recorded: people type passwords into the username field.
     """
     now = timezone.now()
     model = realm.model
+    client = Client(ip or None, user_agent)
     account = model.objects.active().by_login(identifier).first()
     if account is None:
         make_password(password)
-        _log("login_failed", realm=realm, account=None, ip=ip, reason="unknown_account")
+        _login_event(EventName.LOGIN_FAILED, realm, None, client, via, "unknown_account")
         raise InvalidCredentials()
 
     password_ok = account.check_password(password)
     if account.locked_until is not None and account.locked_until > now:
-        _log("login_refused_locked", realm=realm, account=account, ip=ip)
+        _login_event(EventName.LOGIN_LOCKED, realm, account, client, via, "in_force")
         raise AccountLocked(details=_lock_details(account.locked_until, now))
     if not password_ok:
-        locked_until = _record_failure(account, now)
+        with transaction.atomic():
+            locked_until = _record_failure(account, now)
+            if locked_until is not None:
+                _login_event(EventName.LOGIN_LOCKED, realm, account, client, via, "placed")
+            else:
+                _login_event(EventName.LOGIN_FAILED, realm, account, client, via, "wrong_password")
         if locked_until is not None:
-            _log("account_locked", realm=realm, account=account, ip=ip)
             raise AccountLocked(details=_lock_details(locked_until, now))
-        _log("login_failed", realm=realm, account=account, ip=ip, reason="wrong_password")
         raise InvalidCredentials()
     if not account.is_active:
-        _log("login_refused_inactive", realm=realm, account=account, ip=ip)
+        _login_event(EventName.LOGIN_REFUSED_INACTIVE, realm, account, client, via)
         raise AccountInactive()
     if account.two_factor_enabled:
         # Half a login: the counter stays as it is until the second factor is right, or a
         # right password would wipe the count of wrong codes before it and lockout would
         # never bound the guessing of codes.
         return account
-    _login_succeeded(realm=realm, account=account, ip=ip, now=now)
+    _login_succeeded(realm=realm, account=account, client=client, via=via, now=now)
     return account
 
 
 def _login_succeeded(
-    *, realm: Realm, account: AbstractAccount, ip: str, now: datetime, **extra: Any
+    *,
+    realm: Realm,
+    account: AbstractAccount,
+    client: Client,
+    via: str,
+    now: datetime,
+    second_factor: str = "",
 ) -> None:
-    """Clear the failure count and note the login (the last step of every login)."""
+    """Clear the failure count and record the login (the last step of every login)."""
     model = _model_of(account)
-    # Conditional, so that a lock placed by a concurrent failure since we read the row holds.
-    cleared = (
-        model.objects.filter(pk=account.pk)
-        .exclude(locked_until__gt=now)
-        .update(failed_login_attempts=0, locked_until=None, last_login=now)
-    )
+    with transaction.atomic():
+        # Conditional, so that a lock placed by a concurrent failure since we read the row
+        # holds.
+        cleared = (
+            model.objects.filter(pk=account.pk)
+            .exclude(locked_until__gt=now)
+            .update(failed_login_attempts=0, locked_until=None, last_login=now)
+        )
+        if cleared:
+            details = {"via": via, **({"second_factor": second_factor} if second_factor else {})}
+            event_record(
+                event=EventName.LOGIN_SUCCEEDED,
+                realm=realm,
+                account=account,
+                client=client,
+                details=details,
+            )
     if not cleared:
         locked_until = model.objects.filter(pk=account.pk).values_list("locked_until", flat=True)
         raise AccountLocked(details=_lock_details(locked_until.get() or now, now))
     account.failed_login_attempts, account.locked_until, account.last_login = 0, None, now
-    _log("login_succeeded", realm=realm, account=account, ip=ip, **extra)
 
 
 class Challenge(NamedTuple):
@@ -452,7 +568,15 @@ def account_login(
     here under the same lockout and replay rules as the API's second step.
     """
     throttle_login(realm=realm, ip=ip)
-    account = account_authenticate(realm=realm, identifier=identifier, password=password, ip=ip)
+    via = "api" if start_session else "admin_site"
+    account = account_authenticate(
+        realm=realm,
+        identifier=identifier,
+        password=password,
+        ip=ip,
+        user_agent=user_agent,
+        via=via,
+    )
     if account.two_factor_enabled:
         if code is None:
             if not start_session:
@@ -460,8 +584,13 @@ def account_login(
                 raise SecondFactorRequired()
             return Login(account, None, _challenge_issue(realm=realm, account=account, ip=ip))
         now = timezone.now()
-        method = _second_factor_or_fail(realm=realm, account=account, code=code, ip=ip, now=now)
-        _login_succeeded(realm=realm, account=account, ip=ip, now=now, second_factor=method)
+        client = Client(ip or None, user_agent)
+        method = _second_factor_or_fail(
+            realm=realm, account=account, code=code, client=client, via=via, now=now
+        )
+        _login_succeeded(
+            realm=realm, account=account, client=client, via=via, now=now, second_factor=method
+        )
     pair = session_start(owner=account, ip=ip, user_agent=user_agent) if start_session else None
     return Login(account, pair)
 
@@ -480,9 +609,14 @@ def account_login_second_factor(
     """
     throttle_login_second_factor(realm=realm, ip=ip)
     now = timezone.now()
+    client = Client(ip or None, user_agent)
     account = _challenge_consume(realm=realm, mfa_token=mfa_token, ip=ip, now=now)
-    method = _second_factor_or_fail(realm=realm, account=account, code=code, ip=ip, now=now)
-    _login_succeeded(realm=realm, account=account, ip=ip, now=now, second_factor=method)
+    method = _second_factor_or_fail(
+        realm=realm, account=account, code=code, client=client, via="api", now=now
+    )
+    _login_succeeded(
+        realm=realm, account=account, client=client, via="api", now=now, second_factor=method
+    )
     return Login(account, session_start(owner=account, ip=ip, user_agent=user_agent))
 
 
@@ -531,24 +665,35 @@ def _challenge_consume(*, realm: Realm, mfa_token: str, ip: str, now: datetime) 
 
 
 def _second_factor_or_fail(
-    *, realm: Realm, account: AbstractAccount, code: str, ip: str, now: datetime
+    *,
+    realm: Realm,
+    account: AbstractAccount,
+    code: str,
+    client: Client,
+    via: str,
+    now: datetime,
 ) -> str:
     """A login's second factor: a lock in force is 423 whatever the code; a wrong code
-    counts towards the lock (423 on the attempt that reaches it, else 401). Returns how
-    the login was completed (`totp` or `recovery_code`)."""
+    counts towards the lock (423 on the attempt that reaches it, else 401), and is recorded
+    (`mfa_challenge_failed`, or `login_locked`) before the refusal. Returns how the login
+    was completed (`totp` or `recovery_code`)."""
     if account.locked_until is not None and account.locked_until > now:
-        _log("login_refused_locked", realm=realm, account=account, ip=ip)
+        _login_event(EventName.LOGIN_LOCKED, realm, account, client, via, "in_force")
         raise AccountLocked(details=_lock_details(account.locked_until, now))
-    method = _second_factor_use(account=account, code=code, now=now, realm=realm)
-    if method is not None:
+    with transaction.atomic():
+        method = _second_factor_use(account=account, code=code, now=now, realm=realm)
         if method == "recovery_code":
-            _log("recovery_code_used", realm=realm, account=account, ip=ip)
+            _login_event(EventName.RECOVERY_CODE_USED, realm, account, client, via)
+    if method is not None:
         return method
-    locked_until = _record_failure(account, now)
+    with transaction.atomic():
+        locked_until = _record_failure(account, now)
+        if locked_until is not None:
+            _login_event(EventName.LOGIN_LOCKED, realm, account, client, via, "wrong_code")
+        else:
+            _login_event(EventName.MFA_CHALLENGE_FAILED, realm, account, client, via)
     if locked_until is not None:
-        _log("account_locked", realm=realm, account=account, ip=ip, reason="wrong_code")
         raise AccountLocked(details=_lock_details(locked_until, now))
-    _log("mfa_challenge_failed", realm=realm, account=account, ip=ip)
     raise SecondFactorInvalid()
 
 
@@ -678,7 +823,12 @@ def two_factor_confirm(*, account: AbstractAccount, code: str, ip: str) -> list[
         raise ValidationError("Two-factor authentication is already on.")
     account.two_factor_enabled = True
     codes = _recovery_codes_replace(account=account)
-    _log("two_factor_enabled", realm=realm, account=account, ip=ip)
+    event_record(
+        event=EventName.TWO_FACTOR_ENABLED,
+        realm=realm,
+        account=account,
+        client=Client(ip or None, ""),
+    )
     account_notify(account=account, notice=Notice.TWO_FACTOR_ENABLED)
     return codes
 
@@ -696,7 +846,12 @@ def two_factor_regenerate_recovery_codes(
     if _totp_accept(account=account, code=code, now=now, realm=realm, enabled=True) is None:
         raise _wrong_code()
     codes = _recovery_codes_replace(account=account)
-    _log("recovery_codes_regenerated", realm=realm, account=account, ip=ip)
+    event_record(
+        event=EventName.RECOVERY_CODES_REGENERATED,
+        realm=realm,
+        account=account,
+        client=Client(ip or None, ""),
+    )
     account_notify(account=account, notice=Notice.RECOVERY_CODES_REGENERATED)
     return codes
 
@@ -712,7 +867,12 @@ def two_factor_disable(*, account: AbstractAccount, password: str, code: str, ip
     if _second_factor_use(account=account, code=code, now=timezone.now(), realm=realm) is None:
         raise _wrong_code()
     _two_factor_clear(account=account)
-    _log("two_factor_disabled", realm=realm, account=account, ip=ip)
+    event_record(
+        event=EventName.TWO_FACTOR_DISABLED,
+        realm=realm,
+        account=account,
+        client=Client(ip or None, ""),
+    )
     account_notify(account=account, notice=Notice.TWO_FACTOR_DISABLED)
 
 
@@ -732,7 +892,12 @@ def two_factor_reset(*, account: AbstractAccount) -> bool:
     was_on = account.two_factor_enabled
     was_set = was_on or bool(account.totp_secret)
     _two_factor_clear(account=account)
-    _log("two_factor_disabled", realm=realm_of(account), account=account, ip="-", by="operator")
+    event_record(
+        event=EventName.TWO_FACTOR_DISABLED,
+        realm=realm_of(account),
+        account=account,
+        details={"via": "reset_2fa"},
+    )
     if was_on:
         account_notify(account=account, notice=Notice.TWO_FACTOR_DISABLED)
     return was_set

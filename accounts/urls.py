@@ -42,4 +42,5 @@ urlpatterns = [
     ),
     path("users/me/password", views.MeViewSet.route("password", realm=USER), name="me-password"),
     path("users/me/avatar", views.MeViewSet.route("avatar", realm=USER), name="me-avatar"),
+    path("users/me/events", views.MeViewSet.route("events", realm=USER), name="me-events"),
 ]

@@ -52,12 +52,12 @@ from accounts.throttling import (
     throttle_token_check,
 )
 from config.api.exceptions import ErrorCode
-from config.api.net import client_ip
+from config.api.net import client_ip, client_of
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from config.api.schema import JSON, errors
 from tokens.authentication import BearerAuthentication
-from tokens.models import Token
+from tokens.models import AuthEvent, Token
 from tokens.permissions import (
     HasScope,
     IsRealmAccount,
@@ -65,7 +65,8 @@ from tokens.permissions import (
     SecondFactorEnrolledIfRequired,
 )
 from tokens.realms import Realm
-from tokens.services import session_refresh, token_revoke
+from tokens.serializers import AuthEventSerializer
+from tokens.services import session_end, session_refresh
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TAKEN = "Username, email or phone already taken"
@@ -212,7 +213,9 @@ class RefreshView(RealmMixin, PublicView):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair, account = session_refresh(
-            refresh_token=serializer.validated_data["refresh_token"], realm=self.realm
+            refresh_token=serializer.validated_data["refresh_token"],
+            realm=self.realm,
+            client=client_of(request),
         )
         data = {**pair, self.realm.name: self.realm.serializer(account).data}
         return APIResponse(data, headers=NO_STORE)
@@ -230,7 +233,7 @@ class LogoutView(RealmMixin, APIView):
 
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request) -> APIResponse:
-        token_revoke(token=cast(Token, request.auth))
+        session_end(token=cast(Token, request.auth), client=client_of(request))
         return APIResponse(None)
 
 
@@ -292,7 +295,8 @@ class SecureAccountView(RealmMixin, PublicView):
 
 class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     # The caller's own account: read and change the profile, delete it, change its
-    # password and its avatar. Each realm's URL module wires the methods it offers.
+    # password and its avatar, read its security events. Each realm's URL module wires
+    # the methods it offers.
 
     authentication_classes = [BearerAuthentication]
     permission_classes = [IsRealmAccount, HasScope]
@@ -309,6 +313,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         "totp_confirm": "Two-factor authentication enabled",
         "recovery_codes": "Recovery codes regenerated",
         "two_factor": "Two-factor authentication disabled",
+        "events": "Events retrieved",
     }
 
     @classmethod
@@ -361,8 +366,10 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         throttle_password_check(realm=self.realm, ip=client_ip(request))
         serializer = PasswordConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.account_soft_delete(
-            account=self.account, password=serializer.validated_data["password"]
+        services.account_delete_own(
+            account=self.account,
+            password=serializer.validated_data["password"],
+            client=client_of(request),
         )
         return APIResponse(None)
 
@@ -379,7 +386,10 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.account_change_password(
-            account=self.account, keep=cast(Token, request.auth), **serializer.validated_data
+            account=self.account,
+            keep=cast(Token, request.auth),
+            client=client_of(request),
+            **serializer.validated_data,
         )
         return APIResponse(None)
 
@@ -459,3 +469,12 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
             account=self.account, ip=client_ip(request), **serializer.validated_data
         )
         return APIResponse(None)
+
+    @extend_schema(responses=AuthEventSerializer(many=True))
+    @action(detail=False, methods=["get"], serializer_class=AuthEventSerializer)
+    def events(self, request: Request) -> Any:
+        """The account's own security events, newest first: where and when it was used,
+        and what was changed (a read: it writes nothing, not even an event)."""
+        events = AuthEvent.objects.for_account(self.account).newest_first()
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(AuthEventSerializer(page, many=True).data)

@@ -42,6 +42,8 @@ from admins.forms import (
 )
 from admins.models import Admin
 from config.api.exceptions import APIError, Conflict
+from config.api.net import Client, client_of
+from tokens.admin import AccountEventsMixin
 from tokens.models import Token
 from tokens.realms import REALMS
 
@@ -92,7 +94,7 @@ def account_status(account: AbstractAccount) -> str:
     return ", ".join(states) or "Active"
 
 
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(AccountEventsMixin, admin.ModelAdmin):
     """What both realms' admin pages share."""
 
     list_display = ["id", "username", "name", "email", "phone", "status", "created_at"]
@@ -124,6 +126,8 @@ class AccountAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "deleted_at",
+        # The latest security events of the account (tokens.admin.AccountEventsMixin).
+        "recent_events",
     ]
     profile_fields = ("username", "name", "email", "phone")
     fieldsets = [
@@ -141,6 +145,7 @@ class AccountAdmin(admin.ModelAdmin):
             },
         ),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at", "deleted_at")}),
+        ("Security log", {"fields": ("recent_events",)}),
     ]
     add_fieldsets: ClassVar[Any] = [
         (None, {"classes": ("wide",), "fields": (*profile_fields, "password1", "password2")})
@@ -171,7 +176,13 @@ class AccountAdmin(admin.ModelAdmin):
     # --- The add page: Django's UserAdmin, created through the services -------------------
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+        if obj is None:
+            return self.add_fieldsets
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.has_perm("tokens.view_authevent"):
+            return fieldsets
+        # An event shows the client's address, as a session row does.
+        return [(name, options) for name, options in fieldsets if name != "Security log"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return () if obj is None else super().get_readonly_fields(request, obj)
@@ -210,12 +221,6 @@ class AccountAdmin(admin.ModelAdmin):
     def save_related(self, request: Any, form: Any, formsets: Any, change: Any) -> None:
         if change:
             super().save_related(request, form, formsets, change)
-
-    def log_change(self, request: Any, obj: Any, message: Any) -> LogEntry:
-        # The change page's form saved the profile (its fields checked by the model's
-        # rules); Django records it in the History, and the audit log gets its line here.
-        staff.audit_log(actor=cast(Admin, request.user), action="update", target=obj)
-        return super().log_change(request, obj, message)
 
     def log_addition(self, request: Any, obj: Any, message: Any) -> LogEntry:
         # The creating service recorded the addition already.
@@ -343,7 +348,7 @@ class AccountAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/admins/account_password.html", context)
 
 
-Change = Callable[[Admin, Any], bool]
+Change = Callable[[Admin, Any, Client], bool]
 
 
 def _tally(changed: int, done: str, unchanged: int, skipped: str) -> str:
@@ -359,11 +364,11 @@ def _account_action(name: str, description: str, change: Change, *, done: str, s
     included) on each selected account, and says what changed and what did not."""
 
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        actor = cast(Admin, request.user)
+        actor, client = cast(Admin, request.user), client_of(request)
         changed = unchanged = 0
         for account in queryset:
             try:
-                if change(actor, account):
+                if change(actor, account, client):
                     changed += 1
                 else:
                     unchanged += 1
@@ -381,56 +386,66 @@ def _account_action(name: str, description: str, change: Change, *, done: str, s
 unlock = _account_action(
     "unlock",
     "Unlock selected accounts",
-    lambda actor, account: staff.staff_unlock(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_unlock(actor=actor, account=account, client=client),
     done="unlocked",
     skipped="not locked",
 )
 block_users = _account_action(
     "block_users",
     "Block selected users (revokes their tokens)",
-    lambda actor, account: staff.staff_set_active(actor=actor, account=account, active=False),
+    lambda actor, account, client: staff.staff_set_active(
+        actor=actor, account=account, active=False, client=client
+    ),
     done="blocked",
     skipped="already blocked",
 )
 activate_users = _account_action(
     "activate_users",
     "Activate selected users",
-    lambda actor, account: staff.staff_set_active(actor=actor, account=account, active=True),
+    lambda actor, account, client: staff.staff_set_active(
+        actor=actor, account=account, active=True, client=client
+    ),
     done="activated",
     skipped="already active",
 )
 delete_users = _account_action(
     "delete_users",
     "Soft-delete selected users (revokes their tokens)",
-    lambda actor, account: staff.staff_delete(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_delete(actor=actor, account=account, client=client),
     done="deleted",
     skipped="already deleted",
 )
 restore_users = _account_action(
     "restore_users",
     "Restore selected deleted users",
-    lambda actor, account: staff.staff_restore(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_restore(actor=actor, account=account, client=client),
     done="restored",
     skipped="not deleted",
 )
 block_admins = _account_action(
     "block_admins",
     "Block selected admins (revokes their tokens)",
-    lambda actor, account: staff.admin_set_active(actor=actor, target=account, active=False),
+    lambda actor, account, client: staff.admin_set_active(
+        actor=actor, target=account, active=False, client=client
+    ),
     done="blocked",
     skipped="already blocked",
 )
 activate_admins = _account_action(
     "activate_admins",
     "Activate selected admins",
-    lambda actor, account: staff.admin_set_active(actor=actor, target=account, active=True),
+    lambda actor, account, client: staff.admin_set_active(
+        actor=actor, target=account, active=True, client=client
+    ),
     done="activated",
     skipped="already active",
 )
 send_password_reset = _account_action(
     "send_password_reset",
     "Send a password reset mail",
-    lambda actor, account: staff.staff_send_password_reset(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_send_password_reset(
+        actor=actor, account=account, client=client
+    ),
     done="mailed a reset link",
     skipped="blocked or deleted, so not mailed",
 )
@@ -440,10 +455,10 @@ send_password_reset = _account_action(
 def revoke_tokens(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
-    actor = cast(Admin, request.user)
+    actor, client = cast(Admin, request.user), client_of(request)
     revoked = accounts = without = 0
     for account in queryset:
-        count = staff.staff_revoke_tokens(actor=actor, account=account)
+        count = staff.staff_revoke_tokens(actor=actor, account=account, client=client)
         revoked, accounts, without = revoked + count, accounts + bool(count), without + (not count)
     text = f"Revoked {revoked} token{'s' if revoked != 1 else ''}"
     if accounts:
@@ -535,7 +550,9 @@ def revoke_selected_tokens(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
     selected = queryset.count()
-    revoked = staff.staff_revoke_selected_tokens(actor=cast(Admin, request.user), tokens=queryset)
+    revoked = staff.staff_revoke_selected_tokens(
+        actor=cast(Admin, request.user), tokens=queryset, client=client_of(request)
+    )
     level = messages.SUCCESS if revoked else messages.WARNING
     modeladmin.message_user(
         request, _tally(revoked, "revoked", selected - revoked, "already revoked"), level=level

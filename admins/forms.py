@@ -20,12 +20,12 @@ from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import AbstractAccount, User
-from accounts.notices import Notice, account_notify
 from accounts.services import (
     SecondFactorInvalid,
     SecondFactorRequired,
     account_confirm_password,
     account_login,
+    password_changed,
 )
 from accounts.throttling import throttle_password_check
 from accounts.validators import normalize_email, normalize_phone
@@ -39,7 +39,7 @@ from config.api.exceptions import (
     RateLimited,
     ServiceUnavailable,
 )
-from config.api.net import client_ip
+from config.api.net import client_ip, client_of
 from tokens.realms import ADMIN
 
 
@@ -130,7 +130,8 @@ class AdminLoginForm(AdminAuthenticationForm):
 class AdminSitePasswordChangeForm(PasswordChangeForm):
     """The admin site's own password change: the old password is checked as the API checks
     a password (throttled per client IP, and each wrong one counted towards the admin's
-    lockout), and saving revokes every API session and token of the admin."""
+    lockout), and saving revokes every API session and token of the admin and records
+    `password_changed`, in one transaction."""
 
     required_css_class = "required"
 
@@ -141,9 +142,9 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
     def clean_old_password(self) -> str:
         old_password: str = self.cleaned_data["old_password"]
         try:
-            ip = client_ip(self.request)
-            throttle_password_check(realm=ADMIN, ip=ip)
-            account_confirm_password(account=self.user, password=old_password, ip=ip)
+            client = client_of(self.request)
+            throttle_password_check(realm=ADMIN, ip=client.ip or "")
+            account_confirm_password(account=self.user, password=old_password, client=client)
         except InvalidCredentials as exc:
             raise ValidationError(
                 self.error_messages["password_incorrect"], code="password_incorrect"
@@ -153,12 +154,12 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
         return old_password
 
     def save(self, commit: bool = True) -> Any:
-        """Save the new password (which revokes every API session and token of the admin)
-        and mail the admin a notice, in one transaction."""
+        """Save the new password (which revokes every API session and token of the admin),
+        record it and mail the admin a notice, in one transaction."""
         with transaction.atomic():
             admin = super().save(commit)
             if commit:
-                account_notify(account=admin, notice=Notice.PASSWORD_CHANGED)
+                password_changed(account=admin, client=client_of(self.request), via="admin_site")
         return admin
 
 

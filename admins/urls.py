@@ -20,6 +20,7 @@ from tokens.realms import ADMIN
 router = Router()
 router.register("users", views.UserAdminViewSet, basename="admin-user")
 router.register("admins", views.AdminAdminViewSet, basename="admin-admin")
+router.register("events", views.EventAdminViewSet, basename="admin-event")
 
 me = MeViewSet.as_view({"get": "retrieve", "patch": "partial_update"}, realm=ADMIN)
 
@@ -59,5 +60,6 @@ urlpatterns = [
         name="admin-me-2fa-recovery-codes",
     ),
     path("me/password", MeViewSet.route("password", realm=ADMIN), name="admin-me-password"),
+    path("me/events", MeViewSet.route("events", realm=ADMIN), name="admin-me-events"),
     *router.urls,
 ]

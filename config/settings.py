@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     # Django's admin app, with the project's site: its login and password forms share the
     # API's rate limits, lockout and token revocation.
     "admins.apps.AccountsAdminConfig",
+    # Before django.contrib.auth, so that its `changepassword` (which records the change as
+    # a security event) is the one manage.py runs.
+    "admins",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -70,10 +73,11 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tokens",
     "accounts",
-    "admins",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so a request's time covers the whole stack (config/metrics.py).
+    "config.metrics.MetricsMiddleware",
     "config.api.middleware.RequestIDMiddleware",
     "config.api.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -133,6 +137,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # closes it at that request's end, so the next one reconnects.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Never ATOMIC_REQUESTS: a refused login answers 401 or 423, and the exception handler's
+# rollback would then undo the failure count of the lockout and the login's security
+# event. Services hold their own transactions (tokens/events.py).
+for _database in DATABASES.values():
+    _database["ATOMIC_REQUESTS"] = False
 
 # --- Cache (rate limits, /ready) ------------------------------------------------------
 
@@ -246,6 +255,15 @@ PASSWORD_RESET_RATE_LIMIT = env.str("PASSWORD_RESET_RATE_LIMIT", default="5/h")
 PASSWORD_RESET_EMAIL_LIMIT = env.str("PASSWORD_RESET_EMAIL_LIMIT", default="3/h")
 # Code checks (reset confirm, email verification, secure-account) per client IP.
 TOKEN_CHECK_RATE_LIMIT = env.str("TOKEN_CHECK_RATE_LIMIT", default="30/h")
+
+# --- Security log and metrics ----------------------------------------------------------
+
+# Security events older than this are deleted by `manage.py prune_events`.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# The bearer token `/metrics` requires; unset, `/metrics` is a 404. Under gunicorn set
+# PROMETHEUS_MULTIPROC_DIR too (read by prometheus-client itself), so that the samples of
+# every worker process are summed (config/metrics.py, gunicorn.conf.py).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Uploads --------------------------------------------------------------------------
 
@@ -383,7 +401,8 @@ SPECTACULAR_SETTINGS = {
 
 # One JSON object per line in production; plain text when developing (DEBUG), or with
 # LOG_FORMAT=plain. Every request gets one line (logger `config.request`) and every login
-# outcome one (`accounts.auth`); staff actions go to `admins.audit`.
+# outcome one (`accounts.auth`); staff actions go to `admins.audit` and the other security
+# events to `tokens.events`, each from the call that records the event (tokens/events.py).
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,

@@ -238,3 +238,106 @@ class MfaChallenge(AccountOwned):
 
     def __str__(self) -> str:
         return f"Second-factor challenge {self.pk}"
+
+
+# --- The security log ----------------------------------------------------------------
+
+
+class EventName(models.TextChoices):
+    """Every event the security log knows (API.md, "Security log and metrics")."""
+
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_LOCKED = "login_locked"
+    LOGIN_REFUSED_INACTIVE = "login_refused_inactive"
+    LOGIN_REFUSED_UNVERIFIED = "login_refused_unverified"
+    MFA_CHALLENGE_FAILED = "mfa_challenge_failed"
+    LOGOUT = "logout"
+    REFRESH_REUSE_DETECTED = "refresh_reuse_detected"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105  # event names
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105  # event names
+    PASSWORD_RESET_COMPLETED = "password_reset_completed"  # noqa: S105  # event names
+    EMAIL_VERIFIED = "email_verified"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGED = "email_changed"
+    TWO_FACTOR_ENABLED = "two_factor_enabled"
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
+    RECOVERY_CODE_USED = "recovery_code_used"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+    TOKEN_CREATED = "token_created"  # noqa: S105  # event names
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105  # event names
+    SESSIONS_REVOKED = "sessions_revoked"
+    ACCOUNT_SECURED = "account_secured"
+    # Staff actions: `actor` is the admin who did it.
+    ACCOUNT_BLOCKED = "account_blocked"
+    ACCOUNT_ACTIVATED = "account_activated"
+    ACCOUNT_UNLOCKED = "account_unlocked"
+    ACCOUNT_DELETED = "account_deleted"
+    ACCOUNT_RESTORED = "account_restored"
+    ACCOUNT_UPDATED = "account_updated"
+    ADMIN_CREATED = "admin_created"
+    ADMIN_PROMOTED = "admin_promoted"
+    ADMIN_DEMOTED = "admin_demoted"
+
+
+class AuthEventQuerySet(models.QuerySet["AuthEvent"]):
+    def for_account(self, account: Any) -> AuthEventQuerySet:
+        """The events of one account (its realm and id)."""
+        return self.filter(realm=realm_of(account).name, account_id=account.pk)
+
+    def newest_first(self) -> AuthEventQuerySet:
+        return self.order_by("-created_at", "-id")
+
+    def older_than(self, cutoff: datetime) -> AuthEventQuerySet:
+        """What `prune_events` deletes."""
+        return self.filter(created_at__lt=cutoff)
+
+
+class AuthEvent(models.Model):
+    """One security-relevant change or login outcome, written in the change's transaction.
+
+    The account and the actor are a realm name and an id, not foreign keys: a login for
+    an unknown account has no account to point at, one column pair serves both realms
+    (one index answers "this account's events, newest first"), and a record of what was
+    done to an account must outlive the account row instead of going with it (CASCADE) or
+    forgetting whom it was about (SET_NULL). `details` never holds a password, a code, a
+    token or a hash (`tokens.events.event_record` is the one writer).
+    """
+
+    event = models.CharField(max_length=64, choices=EventName.choices)
+    realm = models.CharField(max_length=16)
+    account_id = models.BigIntegerField(null=True, blank=True)
+    # The admin who did it (staff actions), else empty.
+    actor_realm = models.CharField(max_length=16, blank=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuthEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "security event"
+        # Events are written by the services only; staff may look at them.
+        default_permissions = ("view",)
+        indexes = [
+            # An account's own events, newest first (/users/me/events, the change pages).
+            models.Index(
+                fields=["realm", "account_id", "-created_at", "-id"], name="event_account_idx"
+            ),
+            # Every event newest first, and the retention cut (prune_events).
+            models.Index(fields=["created_at", "id"], name="event_created_idx"),
+            models.Index(fields=["event", "-created_at"], name="event_name_idx"),
+            models.Index(fields=["actor_id", "-created_at"], name="event_actor_idx"),
+            models.Index(fields=["ip", "-created_at"], name="event_ip_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.realm} {self.account_id or '-'}"
+
+    @property
+    def actor(self) -> dict[str, Any] | None:
+        if self.actor_id is None:
+            return None
+        return {"realm": self.actor_realm, "id": self.actor_id}

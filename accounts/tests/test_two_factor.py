@@ -656,7 +656,7 @@ def test_every_outcome_is_logged_without_a_code_or_token(api, side, clock, caplo
     assert [r.__dict__["account_id"] for r in records] == [account.pk] * 2 + [None] + [
         account.pk
     ] * 3
-    assert records[-1].__dict__["second_factor"] == "recovery_code"
+    assert records[-1].__dict__["details"]["second_factor"] == "recovery_code"
     for record in records:
         text = record.getMessage() + repr(record.__dict__)
         for secret_text in (wrong_token, right_token, codes[0], secret, totp_now(secret)):
