@@ -239,6 +239,14 @@ class AbstractAccount(AbstractBaseUser):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The second factor (accounts.totp). `two_factor_enabled` is true once a TOTP secret
+    # has been confirmed; before that, `totp_secret` holds the unconfirmed one. The secret
+    # is encrypted (never the plain base32). `totp_last_step` is the time step of the last
+    # accepted code: a code of that step or an earlier one is refused (no replay). Kept on
+    # the account, so a login and `/me` read them with the row they read anyway.
+    two_factor_enabled = models.BooleanField(default=False, editable=False)
+    totp_secret = models.TextField(blank=True, default="", editable=False)
+    totp_last_step = models.BigIntegerField(null=True, blank=True, editable=False)
 
     USERNAME_FIELD = "username"
     EMAIL_FIELD = "email"

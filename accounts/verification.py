@@ -33,7 +33,8 @@ from accounts.throttling import throttle_email_verify_resend
 from accounts.validators import fold_identifier
 from config.api.exceptions import EmailNotVerified, RateLimited
 from tokens.codes import code_consume, code_invalid, code_peek
-from tokens.models import CodePurpose
+from tokens.events import event_record
+from tokens.models import CodePurpose, EventName
 from tokens.realms import Realm, realm_of
 
 logger = logging.getLogger("accounts.auth")
@@ -85,7 +86,6 @@ def email_verification_check(*, realm: Realm, account: AbstractAccount) -> None:
     """
     if settings.EMAIL_VERIFICATION != "mandatory" or account.email_verified:
         return
-    _log("login_refused_unverified", realm=realm, account=account)
     try:
         throttle_email_verify_resend(account=account)
     except RateLimited:
@@ -154,7 +154,7 @@ def email_verify(*, realm: Realm, code: str) -> AbstractAccount:
         except IntegrityError:
             # Taken in the moment since the check: the unique index decided.
             raise ValidationError({"token": [ADDRESS_TAKEN]}) from None
-        _log("email_changed", realm=realm, account=account)
+        event_record(event=EventName.EMAIL_CHANGED, realm=realm, account=account)
         return account
     if account.email_verified or fold_identifier(account.email) != sent_to:
         # Mailed to an address this account no longer has, or no longer waits for.
@@ -162,5 +162,5 @@ def email_verify(*, realm: Realm, code: str) -> AbstractAccount:
     code_consume(realm=realm, purpose=CodePurpose.EMAIL_VERIFY, code=code)
     account.email_verified = True
     account.save(update_fields=["email_verified", "updated_at"])
-    _log("email_verified", realm=realm, account=account)
+    event_record(event=EventName.EMAIL_VERIFIED, realm=realm, account=account)
     return account

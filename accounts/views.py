@@ -25,15 +25,21 @@ from accounts.models import AbstractAccount, User
 from accounts.serializers import (
     AvatarSerializer,
     CodeSerializer,
+    LoginSecondFactorSerializer,
     LoginSerializer,
     PasswordChangeSerializer,
     PasswordConfirmSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
     ProfileUpdateSerializer,
+    RecoveryCodesSerializer,
     RefreshSerializer,
     RegisterSerializer,
+    TotpCodeSerializer,
+    TotpSecretSerializer,
+    TwoFactorDisableSerializer,
     UserSerializer,
+    login_response_serializer,
     token_pair_serializer,
 )
 from accounts.throttling import (
@@ -42,18 +48,25 @@ from accounts.throttling import (
     throttle_password_reset,
     throttle_profile_update,
     throttle_register,
+    throttle_second_factor_check,
     throttle_token_check,
 )
 from config.api.exceptions import ErrorCode
-from config.api.net import client_ip
+from config.api.net import client_ip, client_of
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from config.api.schema import JSON, errors
 from tokens.authentication import BearerAuthentication
-from tokens.models import Token
-from tokens.permissions import HasScope, IsRealmAccount, RequiresSession
+from tokens.models import AuthEvent, Token
+from tokens.permissions import (
+    HasScope,
+    IsRealmAccount,
+    RequiresSession,
+    SecondFactorEnrolledIfRequired,
+)
 from tokens.realms import Realm
-from tokens.services import session_refresh, token_revoke
+from tokens.serializers import AuthEventSerializer
+from tokens.services import session_end, session_refresh
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TAKEN = "Username, email or phone already taken"
@@ -130,22 +143,58 @@ class LoginView(RealmMixin, PublicView):
     }
 
     def get_serializer_class(self) -> Any:
-        return token_pair_serializer(self.realm)
+        return login_response_serializer(self.realm)
 
     # JSON only, for the reason `RegisterJSONSerializer` gives.
     @extend_schema(request={JSON: LoginSerializer})
     def post(self, request: Request) -> APIResponse:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        account, pair = services.account_login(  # a session always starts here
+        login = services.account_login(  # a session starts here, or a challenge
             realm=self.realm,
             identifier=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
             ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
         )
-        data = {**(pair or {}), self.realm.name: self.realm.serializer(account).data}
-        return APIResponse(data, headers=NO_STORE)
+        if login.challenge is not None:
+            data = {"mfa_required": True, **login.challenge._asdict()}
+            return APIResponse(data, message="Second factor required", headers=NO_STORE)
+        return _logged_in(self.realm, login)
+
+
+def _logged_in(realm: Realm, login: services.Login) -> APIResponse:
+    data = {**(login.pair or {}), realm.name: realm.serializer(login.account).data}
+    return APIResponse(data, message="Logged in", headers=NO_STORE)
+
+
+class LoginSecondFactorView(RealmMixin, PublicView):
+    """Complete a login that answered `mfa_required`: its `mfa_token` and a current TOTP
+    code or an unused recovery code. The `mfa_token` is used up by any attempt: after a
+    wrong code, log in again."""
+
+    parser_classes = JSON_ONLY
+    error_statuses = {
+        401: "Wrong code, or an unknown, used or expired mfa_token",
+        423: "Account locked",
+        429: "Too many attempts",
+    }
+
+    def get_serializer_class(self) -> Any:
+        return token_pair_serializer(self.realm)
+
+    @extend_schema(request=LoginSecondFactorSerializer)
+    def post(self, request: Request) -> APIResponse:
+        serializer = LoginSecondFactorSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        login = services.account_login_second_factor(
+            realm=self.realm,
+            mfa_token=serializer.validated_data["mfa_token"],
+            code=serializer.validated_data["code"],
+            ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        return _logged_in(self.realm, login)
 
 
 class RefreshView(RealmMixin, PublicView):
@@ -168,7 +217,9 @@ class RefreshView(RealmMixin, PublicView):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair, account = session_refresh(
-            refresh_token=serializer.validated_data["refresh_token"], realm=self.realm
+            refresh_token=serializer.validated_data["refresh_token"],
+            realm=self.realm,
+            client=client_of(request),
         )
         data = {**pair, self.realm.name: self.realm.serializer(account).data}
         return APIResponse(data, headers=NO_STORE)
@@ -186,7 +237,7 @@ class LogoutView(RealmMixin, APIView):
 
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request) -> APIResponse:
-        token_revoke(token=cast(Token, request.auth))
+        session_end(token=cast(Token, request.auth), client=client_of(request))
         return APIResponse(None)
 
 
@@ -270,7 +321,8 @@ class EmailVerifyView(RealmMixin, PublicView):
 
 class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     # The caller's own account: read and change the profile, delete it, change its
-    # password and its avatar. Each realm's URL module wires the methods it offers.
+    # password and its avatar, read its security events. Each realm's URL module wires
+    # the methods it offers.
 
     authentication_classes = [BearerAuthentication]
     permission_classes = [IsRealmAccount, HasScope]
@@ -284,6 +336,11 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         "avatar": "Avatar updated",
         "remove_avatar": "Avatar removed",
         "verify": "A verification link is on its way",
+        "totp": "TOTP secret created",
+        "totp_confirm": "Two-factor authentication enabled",
+        "recovery_codes": "Recovery codes regenerated",
+        "two_factor": "Two-factor authentication disabled",
+        "events": "Events retrieved",
     }
 
     @classmethod
@@ -340,13 +397,19 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         throttle_password_check(realm=self.realm, ip=client_ip(request))
         serializer = PasswordConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.account_soft_delete(
-            account=self.account, password=serializer.validated_data["password"]
+        services.account_delete_own(
+            account=self.account,
+            password=serializer.validated_data["password"],
+            client=client_of(request),
         )
         return APIResponse(None)
 
     @extend_schema(request=PasswordChangeSerializer, responses={200: None})
-    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    @action(
+        detail=False,
+        methods=["post"],
+        permission_classes=[IsRealmAccount, RequiresSession, SecondFactorEnrolledIfRequired],
+    )
     @errors({429: "Too many password checks from this address"})
     def password(self, request: Request) -> APIResponse:
         """Change the password; every other session and token of the account ends."""
@@ -354,7 +417,10 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.account_change_password(
-            account=self.account, keep=cast(Token, request.auth), **serializer.validated_data
+            account=self.account,
+            keep=cast(Token, request.auth),
+            client=client_of(request),
+            **serializer.validated_data,
         )
         return APIResponse(None)
 
@@ -394,3 +460,69 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     def remove_avatar(self, request: Request) -> APIResponse:
         """Remove the avatar."""
         return self._show(services.account_set_avatar(account=self.account, upload=None))
+
+    # --- The second factor (API.md "Two-factor authentication") ----------------------
+    # A login session only, and open to an account the realm's policy holds back until
+    # it has enrolled. A wrong password or code is a 400 naming the field, throttled.
+
+    @extend_schema(request=PasswordConfirmSerializer, responses={200: TotpSecretSerializer})
+    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    def totp(self, request: Request) -> APIResponse:
+        """Start enrolment: a new TOTP secret and its otpauth:// URI, shown this once; not
+        active until confirmed. Calling again replaces an unconfirmed secret."""
+        throttle_password_check(realm=self.realm, ip=client_ip(request))
+        serializer = PasswordConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        secret, uri = services.two_factor_enrol(
+            account=self.account,
+            password=serializer.validated_data["password"],
+            ip=client_ip(request),
+        )
+        return APIResponse({"secret": secret, "otpauth_uri": uri}, headers=NO_STORE)
+
+    @extend_schema(request=TotpCodeSerializer, responses={200: RecoveryCodesSerializer})
+    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    def totp_confirm(self, request: Request) -> APIResponse:
+        """Confirm the new secret with a current code: the second factor is on, and the 10
+        recovery codes are shown this once."""
+        throttle_second_factor_check(realm=self.realm, ip=client_ip(request), account=self.account)
+        serializer = TotpCodeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        codes = services.two_factor_confirm(
+            account=self.account, code=serializer.validated_data["code"], ip=client_ip(request)
+        )
+        return APIResponse({"recovery_codes": codes}, headers=NO_STORE)
+
+    @extend_schema(request=TotpCodeSerializer, responses={200: RecoveryCodesSerializer})
+    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    def recovery_codes(self, request: Request) -> APIResponse:
+        """10 new recovery codes for a current TOTP code; the old ones stop working."""
+        throttle_second_factor_check(realm=self.realm, ip=client_ip(request), account=self.account)
+        serializer = TotpCodeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        codes = services.two_factor_regenerate_recovery_codes(
+            account=self.account, code=serializer.validated_data["code"], ip=client_ip(request)
+        )
+        return APIResponse({"recovery_codes": codes}, headers=NO_STORE)
+
+    @extend_schema(request=TwoFactorDisableSerializer, responses={200: None})
+    @action(detail=False, methods=["delete"], permission_classes=[IsRealmAccount, RequiresSession])
+    def two_factor(self, request: Request) -> APIResponse:
+        """Turn the second factor off, with the password and a current TOTP code or an
+        unused recovery code; the recovery codes are gone."""
+        throttle_second_factor_check(realm=self.realm, ip=client_ip(request), account=self.account)
+        serializer = TwoFactorDisableSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.two_factor_disable(
+            account=self.account, ip=client_ip(request), **serializer.validated_data
+        )
+        return APIResponse(None)
+
+    @extend_schema(responses=AuthEventSerializer(many=True))
+    @action(detail=False, methods=["get"], serializer_class=AuthEventSerializer)
+    def events(self, request: Request) -> Any:
+        """The account's own security events, newest first: where and when it was used,
+        and what was changed (a read: it writes nothing, not even an event)."""
+        events = AuthEvent.objects.for_account(self.account).newest_first()
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(AuthEventSerializer(page, many=True).data)

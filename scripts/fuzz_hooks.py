@@ -59,6 +59,8 @@ SCHEMA_INEXPRESSIBLE_RULES: dict[str, str] = {
     "scopes": '"write" only together with "read"',
     "token": "a one-time code from a mail (reset, verification, this wasn't me), which the "
     "fuzzer never receives",
+    "code": "a current code of the account's authenticator app, or an unused recovery code, "
+    "which the fuzzer never has (its account has no second factor, so none is right)",
 }
 
 

@@ -7,10 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
+from accounts.services import two_factor_confirm, two_factor_enrol
 from accounts.tests.factories import PASSWORD
+from accounts.totp import code_at, time_step
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -87,3 +90,17 @@ def plain_drf_twin(fast: type[serializers.ModelSerializer]) -> type[serializers.
         (serializers.ModelSerializer,),
         {**methods, **getters, "Meta": meta},
     )
+
+
+def totp_now(secret: str) -> str:
+    """The code an authenticator app with `secret` shows now."""
+    return code_at(secret=secret, step=time_step(timezone.now()))
+
+
+def enable_two_factor(account: Any, password: str = PASSWORD) -> tuple[str, list[str]]:
+    """Turn on an account's second factor as its holder would (enrol, confirm with the
+    current code); the secret and the recovery codes. The confirming code's step is used
+    up: a login needs a code of a later step (move the clock on by `STEP_SECONDS`)."""
+    secret, _ = two_factor_enrol(account=account, password=password, ip="127.0.0.1")
+    codes = two_factor_confirm(account=account, code=totp_now(secret), ip="127.0.0.1")
+    return secret, codes

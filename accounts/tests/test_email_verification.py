@@ -534,7 +534,7 @@ def test_me_shows_the_verification_state_in_one_query(
 
 @pytest.mark.parametrize("app", ["accounts", "admins"])
 def test_the_migration_counts_every_existing_account_as_verified(app: str) -> None:
-    migration = importlib.import_module(f"{app}.migrations.0004_email_verification")
+    migration = importlib.import_module(f"{app}.migrations.0005_email_verification")
     factory: Any = make_user if app == "accounts" else make_admin
     model = type(factory())
     factory()

@@ -205,7 +205,18 @@ def test_text_fields_document_what_drf_refuses_beyond_their_length(document):
 
 
 @pytest.mark.parametrize(
-    "value", ["\u0000", "a\u0000b", "   ", "\t\n", "\x1f", "\u001c\u001f", " \u0085 "]
+    "value",
+    [
+        "\u0000",
+        "a\u0000b",
+        "   ",
+        "\t\n",
+        "\x1f",
+        "\u001d",
+        "\u001c\u001f",
+        " \u0085 ",
+        "\u0085\u3000",
+    ],
 )
 def test_the_documented_patterns_are_what_the_server_refuses(api, auth, value):
     response = api.patch(ME, {"name": value}, format="json", **auth)

@@ -30,6 +30,7 @@ USER_FIELDS = {
     "is_active",
     "email_verified",
     "pending_email",
+    "two_factor_enabled",
     "created_at",
     "updated_at",
 }

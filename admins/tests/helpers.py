@@ -31,6 +31,7 @@ ADMIN_FIELDS = {
     "email_verified",
     "pending_email",
     "is_superuser",
+    "two_factor_enabled",
     "created_at",
     "updated_at",
 }
@@ -45,6 +46,7 @@ STAFF_USER_FIELDS = {
     "is_active",
     "email_verified",
     "pending_email",
+    "two_factor_enabled",
     "created_at",
     "updated_at",
     *LOCKOUT_FIELDS,
@@ -151,10 +153,10 @@ def token_rows() -> list[tuple[Any, ...]]:
 
 
 def audit_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, int]]:
-    """(actor_id, action, target_id) of each line the admin audit log wrote."""
+    """(actor_id, event, account_id) of each line the admin audit log wrote."""
     # The fields come in as the record's `extra`, which LogRecord's type does not know.
     return [
-        (record.__dict__["actor_id"], record.__dict__["action"], record.__dict__["target_id"])
+        (record.__dict__["actor_id"], record.__dict__["event"], record.__dict__["account_id"])
         for record in caplog.records
         if record.name == "admins.audit"
     ]

@@ -89,7 +89,7 @@ def test_block_users_revokes_the_users_session_and_refuses_their_login(site, api
     assert api.get("/api/v1/users/me", **bearer(bystander["access_token"])).status_code == 200
     bob.refresh_from_db()
     assert bob.is_active is True
-    assert audit_lines(caplog) == [(root.pk, "block", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_blocked", ada.pk)]
 
 
 def test_activate_users_lets_blocked_users_log_in_again(site, api, root, caplog):
@@ -99,7 +99,9 @@ def test_activate_users_lets_blocked_users_log_in_again(site, api, root, caplog)
     _act(site, USERS, "activate_users", *blocked)
 
     assert all(login(api, user.username).status_code == 200 for user in blocked)
-    assert sorted(audit_lines(caplog)) == sorted((root.pk, "activate", u.pk) for u in blocked)
+    assert sorted(audit_lines(caplog)) == sorted(
+        (root.pk, "account_activated", u.pk) for u in blocked
+    )
 
 
 def test_unlock_clears_the_failure_count_and_the_lock(site, api, root, caplog):
@@ -115,7 +117,7 @@ def test_unlock_clears_the_failure_count_and_the_lock(site, api, root, caplog):
     ada.refresh_from_db()
     assert (ada.failed_login_attempts, ada.locked_until) == (0, None)
     assert login(api, "ada").status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "unlock", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_unlocked", ada.pk)]
 
 
 def test_delete_users_soft_deletes_and_restore_users_undoes_it(site, api, root, caplog):
@@ -138,7 +140,10 @@ def test_delete_users_soft_deletes_and_restore_users_undoes_it(site, api, root, 
     ada.refresh_from_db()
     assert ada.deleted_at is None
     assert login(api, "ada").status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "delete", ada.pk), (root.pk, "restore", ada.pk)]
+    assert audit_lines(caplog) == [
+        (root.pk, "account_deleted", ada.pk),
+        (root.pk, "account_restored", ada.pk),
+    ]
 
 
 def test_revoke_tokens_ends_every_session_of_the_selected_users(site, api, root, caplog):
@@ -157,7 +162,7 @@ def test_revoke_tokens_ends_every_session_of_the_selected_users(site, api, root,
     ada.refresh_from_db()
     assert ada.is_active is True
     assert Token.objects.for_owner(bob).live().count() == 1
-    assert audit_lines(caplog) == [(root.pk, "revoke_tokens", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "sessions_revoked", ada.pk)]
 
 
 @pytest.mark.parametrize(
@@ -210,7 +215,7 @@ def test_block_admins_revokes_the_admins_session_and_refuses_their_login(site, a
         api.get("/api/v1/admin/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
     )
     assert_error(admin_login(api, "staffer"), 403, "ACCOUNT_INACTIVE")
-    assert set(audit_lines(caplog)) == {(root.pk, "block", staffer.pk)}
+    assert set(audit_lines(caplog)) == {(root.pk, "account_blocked", staffer.pk)}
 
 
 def test_blocking_yourself_through_the_action_is_refused_and_changes_nothing(
@@ -292,10 +297,10 @@ def test_unlock_admins_lets_a_locked_admin_log_in(site, api):
 @pytest.mark.parametrize(
     ("action", "logged_as", "state"),
     [
-        ("block_admins", "block", {"is_active": True}),
-        ("activate_admins", "activate", {"is_active": False}),
-        ("unlock", "unlock", {"locked_until": timezone.now() + timedelta(hours=1)}),
-        ("revoke_tokens", "revoke_tokens", {}),
+        ("block_admins", "account_blocked", {"is_active": True}),
+        ("activate_admins", "account_activated", {"is_active": False}),
+        ("unlock", "account_unlocked", {"locked_until": timezone.now() + timedelta(hours=1)}),
+        ("revoke_tokens", "sessions_revoked", {}),
     ],
 )
 def test_each_admin_action_writes_one_audit_line_per_admin(
@@ -521,7 +526,7 @@ def test_a_button_runs_its_action_on_that_account_and_comes_back(site, api, root
     assert_error(
         api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
     )
-    assert audit_lines(caplog) == [(root.pk, "block", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_blocked", ada.pk)]
     # Back on the page, which now offers what applies to a blocked user with no live token.
     assert response.context["account_actions"] == [
         ("activate_users", "Activate"),
@@ -595,8 +600,8 @@ def test_revoking_selected_tokens_says_what_changed_and_is_in_each_owners_histor
     assert _messages(response) == [("success", "2 revoked, 1 was already revoked.")]
     assert not Token.objects.live().exists()
     assert sorted(audit_lines(caplog)) == [
-        (root.pk, "revoke_tokens", ada.pk),
-        (root.pk, "revoke_tokens", bob.pk),
+        (root.pk, "token_revoked", ada.pk),
+        (root.pk, "token_revoked", bob.pk),
     ]
     history = {
         entry.object_id: entry.get_change_message()

@@ -122,7 +122,7 @@ def test_create_makes_an_admin_who_can_log_in(api, auth, root, caplog):
     assert NEW["password"] not in response.content.decode()
     created = Admin.objects.get(username="newbie")
     assert created.check_password(NEW["password"])
-    assert audit_lines(caplog) == [(root.pk, "create", created.pk)]
+    assert audit_lines(caplog) == [(root.pk, "admin_created", created.pk)]
     logged_in = admin_login(api, "NEWBIE", NEW["password"])
     assert logged_in.status_code == 200
     assert logged_in.json()["data"]["admin"]["id"] == created.pk
@@ -214,7 +214,7 @@ def test_patch_updates_an_admins_profile(api, auth, root, staffer, caplog):
         "+14155550111",
     )
     assert response.json()["data"]["name"] == "Staff Member"
-    assert audit_lines(caplog) == [(root.pk, "update", staffer.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_updated", staffer.pk)]
 
 
 def test_patch_with_a_username_another_admin_holds_is_409(api, auth, root, staffer):
@@ -287,7 +287,7 @@ def test_block_ends_the_admins_session_at_once_and_refuses_their_login(
         api.post("/api/v1/admin/auth/refresh", refresh, format="json"), 401, "TOKEN_INVALID"
     )
     assert_error(admin_login(api, "staffer"), 403, "ACCOUNT_INACTIVE")
-    assert audit_lines(caplog) == [(root.pk, "block", staffer.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_blocked", staffer.pk)]
 
 
 def test_a_superuser_may_block_another_superuser(api, auth):
@@ -309,7 +309,7 @@ def test_activate_lets_a_blocked_admin_log_in_again(api, auth, root, caplog):
     assert response.status_code == 200
     assert response.json()["data"]["is_active"] is True
     assert admin_login(api, "blocked").status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "activate", blocked.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_activated", blocked.pk)]
 
 
 def test_unlock_lets_a_locked_admin_log_in(api, auth, root, staffer, caplog):
@@ -328,7 +328,7 @@ def test_unlock_lets_a_locked_admin_log_in(api, auth, root, staffer, caplog):
         False,
     )
     assert admin_login(api, "staffer").status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "unlock", staffer.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_unlocked", staffer.pk)]
 
 
 # --- Who may do it -----------------------------------------------------------------------

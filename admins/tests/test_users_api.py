@@ -387,7 +387,7 @@ def test_update_changes_the_profile_and_ignores_fields_no_client_may_set(
         "+14155550199",
     )
     assert (ada.is_active, ada.failed_login_attempts, ada.deleted_at) == (True, 0, None)
-    assert audit_lines(caplog) == [(boss.pk, "update", ada.pk)]
+    assert audit_lines(caplog) == [(boss.pk, "account_updated", ada.pk)]
 
 
 @pytest.mark.parametrize(
@@ -511,7 +511,7 @@ def test_block_ends_the_users_session_at_once_and_refuses_their_login(api, auth,
     refresh = {"refresh_token": session["refresh_token"]}
     assert_error(api.post("/api/v1/auth/refresh", refresh, format="json"), 401, "TOKEN_INVALID")
     assert_error(login(api, "ada"), 403, "ACCOUNT_INACTIVE")
-    assert audit_lines(caplog) == [(boss.pk, "block", ada.pk)]
+    assert audit_lines(caplog) == [(boss.pk, "account_blocked", ada.pk)]
 
 
 def test_activate_lets_a_blocked_user_log_in_again(api, auth, boss, caplog):
@@ -523,7 +523,7 @@ def test_activate_lets_a_blocked_user_log_in_again(api, auth, boss, caplog):
     assert response.status_code == 200
     assert response.json()["data"]["is_active"] is True
     assert login(api, "blocked").status_code == 200
-    assert audit_lines(caplog) == [(boss.pk, "activate", blocked.pk)]
+    assert audit_lines(caplog) == [(boss.pk, "account_activated", blocked.pk)]
 
 
 def test_unlock_lets_a_user_locked_by_wrong_passwords_log_in(api, auth, ada, boss, caplog):
@@ -544,7 +544,7 @@ def test_unlock_lets_a_user_locked_by_wrong_passwords_log_in(api, auth, ada, bos
     ada.refresh_from_db()
     assert (ada.failed_login_attempts, ada.locked_until) == (0, None)
     assert login(api, "ada").status_code == 200
-    assert audit_lines(caplog) == [(boss.pk, "unlock", ada.pk)]
+    assert audit_lines(caplog) == [(boss.pk, "account_unlocked", ada.pk)]
 
 
 def test_delete_soft_deletes_revokes_tokens_and_refuses_login(api, auth, ada, boss, caplog):
@@ -564,7 +564,7 @@ def test_delete_soft_deletes_revokes_tokens_and_refuses_login(api, auth, ada, bo
     )
     assert_error(login(api, "ada"), 401, "INVALID_CREDENTIALS")
     assert _usernames(api.get(URL, **auth)) == []
-    assert audit_lines(caplog) == [(boss.pk, "delete", ada.pk)]
+    assert audit_lines(caplog) == [(boss.pk, "account_deleted", ada.pk)]
 
 
 def test_restore_lets_a_soft_deleted_user_log_in_again(api, auth, ada, boss, caplog):
@@ -580,7 +580,7 @@ def test_restore_lets_a_soft_deleted_user_log_in_again(api, auth, ada, boss, cap
     assert ada.deleted_at is None
     assert login(api, "ada").status_code == 200
     assert _usernames(api.get(URL, **auth)) == ["ada"]
-    assert audit_lines(caplog) == [(boss.pk, "restore", ada.pk)]
+    assert audit_lines(caplog) == [(boss.pk, "account_restored", ada.pk)]
 
 
 # --- A user's tokens ---------------------------------------------------------------------
@@ -627,7 +627,7 @@ def test_revoking_a_users_tokens_ends_all_their_sessions_at_once(api, auth, ada,
             api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
         )
     assert api.get("/api/v1/users/me", **bearer(other["access_token"])).status_code == 200
-    assert audit_lines(caplog) == [(boss.pk, "revoke_tokens", ada.pk)]
+    assert audit_lines(caplog) == [(boss.pk, "sessions_revoked", ada.pk)]
     assert login(api, "ada").status_code == 200
 
 
@@ -702,7 +702,7 @@ def test_change_user_and_change_token_may_revoke_a_users_tokens(api, ada, caplog
     assert_error(
         api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
     )
-    assert audit_lines(caplog) == [(staff.pk, "revoke_tokens", ada.pk)]
+    assert audit_lines(caplog) == [(staff.pk, "sessions_revoked", ada.pk)]
 
 
 def test_a_superuser_needs_no_token_permission_to_list_or_revoke(api, auth, ada):
@@ -805,7 +805,10 @@ def test_view_and_change_permissions_may_read_and_change(api, ada, caplog):
     assert blocked.status_code == 200
     ada.refresh_from_db()
     assert (ada.name, ada.is_active) == ("Renamed", False)
-    assert audit_lines(caplog) == [(staff.pk, "update", ada.pk), (staff.pk, "block", ada.pk)]
+    assert audit_lines(caplog) == [
+        (staff.pk, "account_updated", ada.pk),
+        (staff.pk, "account_blocked", ada.pk),
+    ]
 
 
 def test_permissions_of_other_models_do_not_count(api, ada):

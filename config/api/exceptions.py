@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
     EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
     INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
+    MFA_ENROLLMENT_REQUIRED = "MFA_ENROLLMENT_REQUIRED"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
@@ -187,6 +188,12 @@ class InsufficientScope(APIError):
     status_code = status.HTTP_403_FORBIDDEN
     error_code = ErrorCode.INSUFFICIENT_SCOPE
     default_detail = "This token does not have the scope this request needs"
+
+
+class MfaEnrollmentRequired(APIError):
+    status_code = status.HTTP_403_FORBIDDEN
+    error_code = ErrorCode.MFA_ENROLLMENT_REQUIRED
+    default_detail = "Enrol a second factor first: this account must have one"
 
 
 class NotFound(APIError):

@@ -302,11 +302,20 @@ class EnvelopeAutoSchema(AutoSchema):
             verb: str | None = ACTION_VERBS[action]
         elif action is None or (action == words[-1] and self.method in ("POST", "PATCH")):
             verb = None
+        elif self.method == "POST" and not self._path_reads():
+            # A POST to a path that lists nothing does what the path says
+            # (`users_me_2fa_totp_confirm`), it creates nothing in a collection.
+            verb = None
         elif self.method == "GET" and self._is_list_view():
             verb = "list"
         else:
             verb = METHOD_VERBS[self.method]
         return "_".join([*words, verb] if verb else words)
+
+    def _path_reads(self) -> bool:
+        """Whether the path also answers GET (a viewset's route maps it, a view has it)."""
+        action_map = getattr(self.view, "action_map", None)
+        return "get" in action_map if action_map is not None else hasattr(self.view, "get")
 
     def _declares_delete_body(self) -> bool:
         """Whether a DELETE names its own request serializer (the default serializer of a

@@ -111,7 +111,7 @@ def test_database_url_selects_postgresql_with_persistent_connections():
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
         "600",
-        "True",
+        "False",  # no per-request SELECT 1 (CONN_HEALTH_CHECKS)
         "django.core.cache.backends.redis.RedisCache",
     ]
 

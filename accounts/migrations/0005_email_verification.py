@@ -20,7 +20,7 @@ def existing_accounts_verified(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_useridentifier"),
+        ("accounts", "0004_account_two_factor"),
     ]
 
     operations = [

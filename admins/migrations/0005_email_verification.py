@@ -20,7 +20,7 @@ def existing_accounts_verified(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("admins", "0003_adminidentifier"),
+        ("admins", "0004_admin_two_factor"),
     ]
 
     operations = [
