@@ -30,7 +30,7 @@ from config.api.exceptions import Forbidden
 from config.api.net import Client
 from tokens.events import event_record
 from tokens.models import EventName, Token
-from tokens.realms import realm_of
+from tokens.realms import REALMS, realm_of
 from tokens.services import token_revoke_all, token_revoke_selected
 
 audit = logging.getLogger("admins.audit")
@@ -257,7 +257,7 @@ def staff_revoke_selected_tokens(
     # Locked, so that what is recorded is exactly what this call revoked.
     live = list(
         Token.objects.filter(pk__in=tokens.values("pk"), revoked_at__isnull=True)
-        .select_related("user", "admin")
+        .select_related(*(realm.owner_field for realm in REALMS))
         .select_for_update(of=("self",))
         .order_by("pk")
     )
