@@ -480,30 +480,29 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         )
         return APIResponse({"secret": secret, "otpauth_uri": uri}, headers=NO_STORE)
 
-    @extend_schema(request=TotpCodeSerializer, responses={200: RecoveryCodesSerializer})
-    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
-    def totp_confirm(self, request: Request) -> APIResponse:
-        """Confirm the new secret with a current code: the second factor is on, and the 10
-        recovery codes are shown this once."""
+    def _recovery_codes(self, request: Request, service: Callable[..., list[str]]) -> APIResponse:
+        """A current code in (throttled), the account's 10 new recovery codes out, shown
+        this once."""
         throttle_second_factor_check(realm=self.realm, ip=client_ip(request), account=self.account)
         serializer = TotpCodeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        codes = services.two_factor_confirm(
+        codes = service(
             account=self.account, code=serializer.validated_data["code"], ip=client_ip(request)
         )
         return APIResponse({"recovery_codes": codes}, headers=NO_STORE)
 
     @extend_schema(request=TotpCodeSerializer, responses={200: RecoveryCodesSerializer})
     @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    def totp_confirm(self, request: Request) -> APIResponse:
+        """Confirm the new secret with a current code: the second factor is on, and the 10
+        recovery codes are shown this once."""
+        return self._recovery_codes(request, services.two_factor_confirm)
+
+    @extend_schema(request=TotpCodeSerializer, responses={200: RecoveryCodesSerializer})
+    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
     def recovery_codes(self, request: Request) -> APIResponse:
         """10 new recovery codes for a current TOTP code; the old ones stop working."""
-        throttle_second_factor_check(realm=self.realm, ip=client_ip(request), account=self.account)
-        serializer = TotpCodeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        codes = services.two_factor_regenerate_recovery_codes(
-            account=self.account, code=serializer.validated_data["code"], ip=client_ip(request)
-        )
-        return APIResponse({"recovery_codes": codes}, headers=NO_STORE)
+        return self._recovery_codes(request, services.two_factor_regenerate_recovery_codes)
 
     @extend_schema(request=TwoFactorDisableSerializer, responses={200: None})
     @action(detail=False, methods=["delete"], permission_classes=[IsRealmAccount, RequiresSession])
