@@ -16,6 +16,12 @@ gunicorn)
     exec gunicorn config.wsgi --config gunicorn.conf.py
     ;;
 granian)
+    if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+        # As gunicorn.conf.py does when gunicorn starts: an earlier run's metric samples
+        # must not be summed into this one's (the workers write the folder afresh).
+        rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+        mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    fi
     # granian's own default is a pool of threads per worker, each with its own database
     # connection: one thread per worker instead (GRANIAN_BLOCKING_THREADS to change it).
     exec granian --interface wsgi \
