@@ -34,6 +34,7 @@ RUN SECRET_KEY=collectstatic-only DEBUG=false python manage.py collectstatic --n
 ENV DEBUG=false \
     UPLOAD_DIR=/app/media \
     CACHE_PATH=/app/var/cache.sqlite3 \
+    PROMETHEUS_MULTIPROC_DIR=/app/var/prometheus \
     GUNICORN_BIND=0.0.0.0:8000
 
 # Declared after the chown above, so a new volume starts out owned by the app user.
@@ -47,4 +48,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; host = os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].strip().lstrip('.'); host = 'localhost' if host in ('', '*') else host; urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:8000/health', headers={'Host': host}), timeout=4)"]
 
-CMD ["gunicorn", "config.wsgi", "--config", "gunicorn.conf.py"]
+# gunicorn, or granian with SERVER=granian (deploy/serve.sh); exec hands it PID 1.
+CMD ["sh", "deploy/serve.sh"]

@@ -58,12 +58,13 @@ manage: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput --verbosity 0
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py $(ARGS)
 
-# Production-style server: gunicorn with gunicorn.conf.py (settings from the environment).
+# Production-style server: deploy/serve.sh, gunicorn with gunicorn.conf.py or granian
+# (SERVER=granian); settings from the environment.
 # Mail needs a worker as well: `make worker` beside it.
 serve: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/gunicorn config.wsgi --config gunicorn.conf.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" sh deploy/serve.sh
 
 # The migrations, with DEBUG as `make run` has it (no SECRET_KEY needed on a fresh clone).
 migrate: install

@@ -69,3 +69,27 @@ forwarder_headers = ""
 # The control socket's default path is per user, so two instances on one host would take
 # it from each other; containers and process managers send signals instead.
 control_socket_disable = True
+
+# Metrics across worker processes (config/metrics.py): with PROMETHEUS_MULTIPROC_DIR set,
+# each worker writes its samples to files there and /metrics sums them. The folder is
+# emptied when the server starts, so the counters of an earlier run never add in; a
+# worker that exits is marked dead (its counters stay in the sums, as counters must), as
+# prometheus-client's documentation asks.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+def on_starting(server: object) -> None:
+    if not _metrics_dir:
+        return
+    os.makedirs(_metrics_dir, exist_ok=True)
+    for name in os.listdir(_metrics_dir):
+        if name.endswith(".db"):
+            os.remove(os.path.join(_metrics_dir, name))
+
+
+def child_exit(server: object, worker: object) -> None:
+    if not _metrics_dir:
+        return
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

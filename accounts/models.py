@@ -215,6 +215,20 @@ class AbstractAccount(AbstractBaseUser):
     )
     name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[validate_no_control_characters])
     email = models.EmailField(max_length=254)
+    # Whether the account holder has opened a verification link mailed to `email`.
+    email_verified = models.BooleanField(
+        default=False, help_text="The account holder has confirmed this address by its link."
+    )
+    # A self-service new address, not yet confirmed: it becomes `email` when the link
+    # mailed to it is used. It holds no identifier row (it is nobody's login yet), so it
+    # must be free again at verification time. Null, not "", when there is none: the
+    # contract shows `pending_email: null`.
+    pending_email = models.EmailField(  # noqa: DJ001
+        max_length=254,
+        null=True,
+        blank=True,
+        help_text="A new address asked for, waiting for its verification link.",
+    )
     phone = models.CharField(max_length=PHONE_MAX_LENGTH, null=True, blank=True, unique=True)
     avatar = models.FileField(max_length=100, blank=True, default="")
     is_active = models.BooleanField(
@@ -225,6 +239,14 @@ class AbstractAccount(AbstractBaseUser):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The second factor (accounts.totp). `two_factor_enabled` is true once a TOTP secret
+    # has been confirmed; before that, `totp_secret` holds the unconfirmed one. The secret
+    # is encrypted (never the plain base32). `totp_last_step` is the time step of the last
+    # accepted code: a code of that step or an earlier one is refused (no replay). Kept on
+    # the account, so a login and `/me` read them with the row they read anyway.
+    two_factor_enabled = models.BooleanField(default=False, editable=False)
+    totp_secret = models.TextField(blank=True, default="", editable=False)
+    totp_last_step = models.BigIntegerField(null=True, blank=True, editable=False)
 
     USERNAME_FIELD = "username"
     EMAIL_FIELD = "email"

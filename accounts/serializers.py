@@ -136,6 +136,9 @@ class AccountSerializer(serializers.ModelSerializer):
             "phone",
             "avatar_url",
             "is_active",
+            "email_verified",
+            "pending_email",
+            "two_factor_enabled",
             "created_at",
             "updated_at",
         )
@@ -240,4 +243,84 @@ def token_pair_serializer(realm: Realm) -> type[TokenPairSerializer]:
     name = f"{realm.name.title()}TokenPairSerializer"
     return type(
         name, (TokenPairSerializer,), {realm.name: realm.serializer(), "__module__": __name__}
+    )
+
+
+class LoginResponseSerializer(TokenPairSerializer):
+    """What a login answers, in one object for both outcomes (for the OpenAPI document):
+    the token pair and the account, or, for an account with a second factor, a challenge
+    (`mfa_required: true`, `mfa_token`) and no token at all.
+
+    One object rather than a `oneOf`: client generators (openapi-python-client,
+    openapi-typescript) read it as one model with optional fields, where a `oneOf` of
+    objects without a string discriminator becomes an untyped union. `expires_in` is there
+    either way (the access token's lifetime, or the challenge's); `mfa_required` only with
+    a challenge, so `if (data.mfa_required)` tells the two apart.
+    """
+
+    mfa_required = serializers.BooleanField(
+        required=False,
+        help_text="Present (true) only for a challenge: send `mfa_token` and a code to "
+        "`.../auth/login/2fa`. No session has started.",
+    )
+    mfa_token = serializers.CharField(
+        required=False, help_text="Only with `mfa_required`: the single-use challenge."
+    )
+    expires_in = serializers.IntegerField(
+        help_text="Seconds until the access token expires, or (`mfa_required`) the challenge."
+    )
+    access_token = serializers.CharField(required=False)
+    token_type = serializers.ChoiceField(choices=["Bearer"], required=False)
+    refresh_token = serializers.CharField(required=False)
+    refresh_expires_in = serializers.IntegerField(
+        required=False, help_text="Seconds until the session (and its refresh token) expires."
+    )
+
+
+@cache
+def login_response_serializer(realm: Realm) -> type[LoginResponseSerializer]:
+    """A login's answer in `realm` (see `LoginResponseSerializer`), with the account under
+    the realm's name when a session started."""
+    name = f"{realm.name.title()}LoginResponseSerializer"
+    return type(
+        name,
+        (LoginResponseSerializer,),
+        {realm.name: realm.serializer(required=False), "__module__": __name__},
+    )
+
+
+class CodeField(StrictCharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("write_only", True)
+        kwargs.setdefault("help_text", "A 6-digit code of the authenticator app.")
+        super().__init__(**kwargs)
+
+
+class LoginSecondFactorSerializer(serializers.Serializer):
+    mfa_token = StrictCharField(max_length=128, help_text="The login's `mfa_token`.")
+    code = CodeField(help_text="A current 6-digit TOTP code, or an unused recovery code.")
+
+
+class TotpCodeSerializer(serializers.Serializer):
+    code = CodeField(help_text="A current 6-digit code of the authenticator app.")
+
+
+class TwoFactorDisableSerializer(serializers.Serializer):
+    password = PasswordField()
+    code = CodeField(help_text="A current 6-digit TOTP code, or an unused recovery code.")
+
+
+class TotpSecretSerializer(serializers.Serializer):
+    """A new TOTP secret, shown this once (for the OpenAPI document)."""
+
+    secret = serializers.CharField(help_text="Base32, for typing into an authenticator app.")
+    otpauth_uri = serializers.CharField(help_text="The `otpauth://totp/...` URI, for a QR code.")
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    """Recovery codes, shown this once (for the OpenAPI document)."""
+
+    recovery_codes = serializers.ListField(
+        child=serializers.CharField(), min_length=10, max_length=10
     )

@@ -1,6 +1,7 @@
-"""The throttles of the accounts: logins, password confirmations, reset requests and code
-checks per client IP and realm, registration per client IP, profile updates and avatar
-uploads per account. Every attempt counts, whatever it answers."""
+"""The throttles of the accounts: logins, their second step, password confirmations, reset
+requests and code checks per client IP and realm (codes also per account); registration
+per client IP; profile updates, avatar uploads and verification mails per account. Every
+attempt counts, whatever it answers."""
 
 from __future__ import annotations
 
@@ -19,6 +20,20 @@ def login_rate() -> str:
 def throttle_login(*, realm: Realm, ip: str) -> None:
     """Login attempts of one realm."""
     throttle(group=realm.group("login"), rate=login_rate(), key=ip_bucket(ip))
+
+
+def throttle_login_second_factor(*, realm: Realm, ip: str) -> None:
+    """The second step of logins with a second factor: a group of its own, at the login's
+    rate, so that codes cannot be guessed faster than passwords."""
+    throttle(group=realm.group("login-2fa"), rate=login_rate(), key=ip_bucket(ip))
+
+
+def throttle_second_factor_check(*, realm: Realm, ip: str, account: Any) -> None:
+    """Codes checked by a signed-in account (confirming, regenerating, turning off the
+    second factor): per client IP, with the password checks, and per account, so that a
+    stolen session cannot guess codes from many addresses either."""
+    throttle_password_check(realm=realm, ip=ip)
+    throttle(group=realm.group("second-factor-check"), rate=login_rate(), key=account_key(account))
 
 
 def throttle_password_check(*, realm: Realm, ip: str) -> None:
@@ -64,4 +79,14 @@ def throttle_token_check(*, realm: Realm, ip: str) -> None:
     codes cannot be guessed, but every check costs a query and a password hash may follow."""
     throttle(
         group=realm.group("token-check"), rate=settings.TOKEN_CHECK_RATE_LIMIT, key=ip_bucket(ip)
+    )
+
+
+def throttle_email_verify_resend(*, account: Any) -> None:
+    """New verification mails of one account (asked for, or sent on a login refused for an
+    unverified address), either realm: each one lands in an inbox."""
+    throttle(
+        group="email-verify-resend",
+        rate=settings.EMAIL_VERIFY_RESEND_RATE_LIMIT,
+        key=account_key(account),
     )

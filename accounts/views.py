@@ -20,20 +20,26 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from accounts import recovery, services
+from accounts import recovery, services, verification
 from accounts.models import AbstractAccount, User
 from accounts.serializers import (
     AvatarSerializer,
     CodeSerializer,
+    LoginSecondFactorSerializer,
     LoginSerializer,
     PasswordChangeSerializer,
     PasswordConfirmSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
     ProfileUpdateSerializer,
+    RecoveryCodesSerializer,
     RefreshSerializer,
     RegisterSerializer,
+    TotpCodeSerializer,
+    TotpSecretSerializer,
+    TwoFactorDisableSerializer,
     UserSerializer,
+    login_response_serializer,
     token_pair_serializer,
 )
 from accounts.throttling import (
@@ -42,18 +48,25 @@ from accounts.throttling import (
     throttle_password_reset,
     throttle_profile_update,
     throttle_register,
+    throttle_second_factor_check,
     throttle_token_check,
 )
 from config.api.exceptions import ErrorCode
-from config.api.net import client_ip
+from config.api.net import client_ip, client_of
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from config.api.schema import JSON, errors
 from tokens.authentication import BearerAuthentication
-from tokens.models import Token
-from tokens.permissions import HasScope, IsRealmAccount, RequiresSession
+from tokens.models import AuthEvent, Token
+from tokens.permissions import (
+    HasScope,
+    IsRealmAccount,
+    RequiresSession,
+    SecondFactorEnrolledIfRequired,
+)
 from tokens.realms import Realm
-from tokens.services import session_refresh, token_revoke
+from tokens.serializers import AuthEventSerializer
+from tokens.services import session_end, session_refresh
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TAKEN = "Username, email or phone already taken"
@@ -120,28 +133,68 @@ class LoginView(RealmMixin, PublicView):
             "Unknown account, wrong password, or a deleted account",
             [ErrorCode.INVALID_CREDENTIALS],
         ),
-        403: ("Right password, but the account is blocked", [ErrorCode.ACCOUNT_INACTIVE]),
+        403: (
+            "Right password, but the account is blocked, or its email is not verified "
+            "while EMAIL_VERIFICATION is mandatory (a new link is mailed)",
+            [ErrorCode.ACCOUNT_INACTIVE, ErrorCode.EMAIL_NOT_VERIFIED],
+        ),
         423: "Account locked after too many failed logins",
         429: "Too many attempts from this address",
     }
 
     def get_serializer_class(self) -> Any:
-        return token_pair_serializer(self.realm)
+        return login_response_serializer(self.realm)
 
     # JSON only, for the reason `RegisterJSONSerializer` gives.
     @extend_schema(request={JSON: LoginSerializer})
     def post(self, request: Request) -> APIResponse:
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        account, pair = services.account_login(  # a session always starts here
+        login = services.account_login(  # a session starts here, or a challenge
             realm=self.realm,
             identifier=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
             ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
         )
-        data = {**(pair or {}), self.realm.name: self.realm.serializer(account).data}
-        return APIResponse(data, headers=NO_STORE)
+        if login.challenge is not None:
+            data = {"mfa_required": True, **login.challenge._asdict()}
+            return APIResponse(data, message="Second factor required", headers=NO_STORE)
+        return _logged_in(self.realm, login)
+
+
+def _logged_in(realm: Realm, login: services.Login) -> APIResponse:
+    data = {**(login.pair or {}), realm.name: realm.serializer(login.account).data}
+    return APIResponse(data, message="Logged in", headers=NO_STORE)
+
+
+class LoginSecondFactorView(RealmMixin, PublicView):
+    """Complete a login that answered `mfa_required`: its `mfa_token` and a current TOTP
+    code or an unused recovery code. The `mfa_token` is used up by any attempt: after a
+    wrong code, log in again."""
+
+    parser_classes = JSON_ONLY
+    error_statuses = {
+        401: "Wrong code, or an unknown, used or expired mfa_token",
+        423: "Account locked",
+        429: "Too many attempts",
+    }
+
+    def get_serializer_class(self) -> Any:
+        return token_pair_serializer(self.realm)
+
+    @extend_schema(request=LoginSecondFactorSerializer)
+    def post(self, request: Request) -> APIResponse:
+        serializer = LoginSecondFactorSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        login = services.account_login_second_factor(
+            realm=self.realm,
+            mfa_token=serializer.validated_data["mfa_token"],
+            code=serializer.validated_data["code"],
+            ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        return _logged_in(self.realm, login)
 
 
 class RefreshView(RealmMixin, PublicView):
@@ -164,7 +217,9 @@ class RefreshView(RealmMixin, PublicView):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair, account = session_refresh(
-            refresh_token=serializer.validated_data["refresh_token"], realm=self.realm
+            refresh_token=serializer.validated_data["refresh_token"],
+            realm=self.realm,
+            client=client_of(request),
         )
         data = {**pair, self.realm.name: self.realm.serializer(account).data}
         return APIResponse(data, headers=NO_STORE)
@@ -182,7 +237,7 @@ class LogoutView(RealmMixin, APIView):
 
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request) -> APIResponse:
-        token_revoke(token=cast(Token, request.auth))
+        session_end(token=cast(Token, request.auth), client=client_of(request))
         return APIResponse(None)
 
 
@@ -242,9 +297,32 @@ class SecureAccountView(RealmMixin, PublicView):
         return APIResponse(None, message="Account secured; a reset link is on its way")
 
 
+class EmailVerifyView(RealmMixin, PublicView):
+    """Verify an email address with the code from a verification link; for an email
+    change, the new address becomes the account's `email` now (if it is still free)."""
+
+    parser_classes = JSON_ONLY
+    success_message = "Email verified"
+    error_statuses = {429: "Too many attempts"}
+
+    def get_serializer_class(self) -> Any:
+        return self.realm.serializer
+
+    @extend_schema(request=CodeSerializer)
+    def post(self, request: Request) -> APIResponse:
+        throttle_token_check(realm=self.realm, ip=client_ip(request))
+        serializer = CodeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = verification.email_verify(
+            realm=self.realm, code=serializer.validated_data["token"]
+        )
+        return APIResponse(self.realm.serializer(account).data)
+
+
 class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     # The caller's own account: read and change the profile, delete it, change its
-    # password and its avatar. Each realm's URL module wires the methods it offers.
+    # password and its avatar, read its security events. Each realm's URL module wires
+    # the methods it offers.
 
     authentication_classes = [BearerAuthentication]
     permission_classes = [IsRealmAccount, HasScope]
@@ -257,6 +335,12 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         "password": "Password changed",
         "avatar": "Avatar updated",
         "remove_avatar": "Avatar removed",
+        "verify": "A verification link is on its way",
+        "totp": "TOTP secret created",
+        "totp_confirm": "Two-factor authentication enabled",
+        "recovery_codes": "Recovery codes regenerated",
+        "two_factor": "Two-factor authentication disabled",
+        "events": "Events retrieved",
     }
 
     @classmethod
@@ -288,12 +372,16 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     @extend_schema(request=ProfileUpdateSerializer)
     @errors({409: TAKEN, 429: "Too many profile updates"})
     def partial_update(self, request: Request) -> APIResponse:
-        """Change profile fields; a taken username, email or phone is a 409."""
+        """Change profile fields; a taken username, email or phone is a 409. A new `email`
+        is not applied at once: it becomes `pending_email`, and the link mailed to it makes
+        it the `email` (the current address gets a notice)."""
         throttle_profile_update(account=self.account)
         serializer = ProfileUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self._show(
-            services.account_update(account=self.account, **serializer.validated_data)
+            services.account_update(
+                account=self.account, confirm_email=True, **serializer.validated_data
+            )
         )
 
     @extend_schema(request=ProfileUpdateSerializer)
@@ -309,13 +397,19 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         throttle_password_check(realm=self.realm, ip=client_ip(request))
         serializer = PasswordConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.account_soft_delete(
-            account=self.account, password=serializer.validated_data["password"]
+        services.account_delete_own(
+            account=self.account,
+            password=serializer.validated_data["password"],
+            client=client_of(request),
         )
         return APIResponse(None)
 
     @extend_schema(request=PasswordChangeSerializer, responses={200: None})
-    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    @action(
+        detail=False,
+        methods=["post"],
+        permission_classes=[IsRealmAccount, RequiresSession, SecondFactorEnrolledIfRequired],
+    )
     @errors({429: "Too many password checks from this address"})
     def password(self, request: Request) -> APIResponse:
         """Change the password; every other session and token of the account ends."""
@@ -323,9 +417,29 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.account_change_password(
-            account=self.account, keep=cast(Token, request.auth), **serializer.validated_data
+            account=self.account,
+            keep=cast(Token, request.auth),
+            client=client_of(request),
+            **serializer.validated_data,
         )
         return APIResponse(None)
+
+    @extend_schema(request=None, responses={202: None})
+    @action(detail=False, methods=["post"], url_path="email/verify")
+    @errors(
+        {
+            400: (
+                "Nothing to verify: the address is verified already",
+                [ErrorCode.VALIDATION_ERROR],
+            ),
+            429: "Too many verification mails",
+        }
+    )
+    def verify(self, request: Request) -> APIResponse:
+        """Mail a new verification link to the pending address, else to the unverified
+        email; the older links stop working. Nothing to verify is a 400."""
+        verification.email_verify_resend(account=self.account)
+        return APIResponse(None, status=202)
 
     @extend_schema(request=AvatarSerializer)
     @action(detail=False, methods=["put"], parser_classes=[StrictMultiPartParser])
@@ -346,3 +460,68 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
     def remove_avatar(self, request: Request) -> APIResponse:
         """Remove the avatar."""
         return self._show(services.account_set_avatar(account=self.account, upload=None))
+
+    # --- The second factor (API.md "Two-factor authentication") ----------------------
+    # A login session only, and open to an account the realm's policy holds back until
+    # it has enrolled. A wrong password or code is a 400 naming the field, throttled.
+
+    @extend_schema(request=PasswordConfirmSerializer, responses={200: TotpSecretSerializer})
+    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    def totp(self, request: Request) -> APIResponse:
+        """Start enrolment: a new TOTP secret and its otpauth:// URI, shown this once; not
+        active until confirmed. Calling again replaces an unconfirmed secret."""
+        throttle_password_check(realm=self.realm, ip=client_ip(request))
+        serializer = PasswordConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        secret, uri = services.two_factor_enrol(
+            account=self.account,
+            password=serializer.validated_data["password"],
+            ip=client_ip(request),
+        )
+        return APIResponse({"secret": secret, "otpauth_uri": uri}, headers=NO_STORE)
+
+    def _recovery_codes(self, request: Request, service: Callable[..., list[str]]) -> APIResponse:
+        """A current code in (throttled), the account's 10 new recovery codes out, shown
+        this once."""
+        throttle_second_factor_check(realm=self.realm, ip=client_ip(request), account=self.account)
+        serializer = TotpCodeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        codes = service(
+            account=self.account, code=serializer.validated_data["code"], ip=client_ip(request)
+        )
+        return APIResponse({"recovery_codes": codes}, headers=NO_STORE)
+
+    @extend_schema(request=TotpCodeSerializer, responses={200: RecoveryCodesSerializer})
+    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    def totp_confirm(self, request: Request) -> APIResponse:
+        """Confirm the new secret with a current code: the second factor is on, and the 10
+        recovery codes are shown this once."""
+        return self._recovery_codes(request, services.two_factor_confirm)
+
+    @extend_schema(request=TotpCodeSerializer, responses={200: RecoveryCodesSerializer})
+    @action(detail=False, methods=["post"], permission_classes=[IsRealmAccount, RequiresSession])
+    def recovery_codes(self, request: Request) -> APIResponse:
+        """10 new recovery codes for a current TOTP code; the old ones stop working."""
+        return self._recovery_codes(request, services.two_factor_regenerate_recovery_codes)
+
+    @extend_schema(request=TwoFactorDisableSerializer, responses={200: None})
+    @action(detail=False, methods=["delete"], permission_classes=[IsRealmAccount, RequiresSession])
+    def two_factor(self, request: Request) -> APIResponse:
+        """Turn the second factor off, with the password and a current TOTP code or an
+        unused recovery code; the recovery codes are gone."""
+        throttle_second_factor_check(realm=self.realm, ip=client_ip(request), account=self.account)
+        serializer = TwoFactorDisableSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.two_factor_disable(
+            account=self.account, ip=client_ip(request), **serializer.validated_data
+        )
+        return APIResponse(None)
+
+    @extend_schema(responses=AuthEventSerializer(many=True))
+    @action(detail=False, methods=["get"], serializer_class=AuthEventSerializer)
+    def events(self, request: Request) -> Any:
+        """The account's own security events, newest first: where and when it was used,
+        and what was changed (a read: it writes nothing, not even an event)."""
+        events = AuthEvent.objects.for_account(self.account).newest_first()
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(AuthEventSerializer(page, many=True).data)

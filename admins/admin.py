@@ -42,6 +42,8 @@ from admins.forms import (
 )
 from admins.models import Admin
 from config.api.exceptions import APIError, Conflict
+from config.api.net import Client, client_of
+from tokens.admin import AccountEventsMixin
 from tokens.models import Token
 from tokens.realms import REALMS
 
@@ -92,12 +94,12 @@ def account_status(account: AbstractAccount) -> str:
     return ", ".join(states) or "Active"
 
 
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(AccountEventsMixin, admin.ModelAdmin):
     """What both realms' admin pages share."""
 
     list_display = ["id", "username", "name", "email", "phone", "status", "created_at"]
     list_display_links = ("id", "username")
-    list_filter = ["is_active", LockedFilter, DeletedFilter]
+    list_filter = ["is_active", "two_factor_enabled", LockedFilter, DeletedFilter]
     search_fields = ("username", "name", "email", "phone")
     ordering = ("-created_at",)
     date_hierarchy = "created_at"
@@ -111,26 +113,43 @@ class AccountAdmin(admin.ModelAdmin):
     # Blocking and activation go through actions, which revoke tokens as the API does.
     # Avatars are read-only here: uploads go through the API, which checks and re-encodes
     # them (a file saved by this form would skip all of that).
+    # The second factor is turned on by its holder and off by them or `reset_2fa`.
     readonly_fields = [
         "password_form",
         "status",
         "avatar",
         "is_active",
+        "email_verified",
+        "pending_email",
+        "two_factor_enabled",
         "failed_login_attempts",
         "locked_until",
         "last_login",
         "created_at",
         "updated_at",
         "deleted_at",
+        # The latest security events of the account (tokens.admin.AccountEventsMixin).
+        "recent_events",
     ]
     profile_fields = ("username", "name", "email", "phone")
     fieldsets = [
         (None, {"fields": (*profile_fields, "password_form", "avatar")}),
         (
             "Status",
-            {"fields": ("status", "is_active", "failed_login_attempts", "locked_until")},
+            {
+                "fields": (
+                    "status",
+                    "is_active",
+                    "email_verified",
+                    "pending_email",
+                    "two_factor_enabled",
+                    "failed_login_attempts",
+                    "locked_until",
+                )
+            },
         ),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at", "deleted_at")}),
+        ("Security log", {"fields": ("recent_events",)}),
     ]
     add_fieldsets: ClassVar[Any] = [
         (None, {"classes": ("wide",), "fields": (*profile_fields, "password1", "password2")})
@@ -161,7 +180,13 @@ class AccountAdmin(admin.ModelAdmin):
     # --- The add page: Django's UserAdmin, created through the services -------------------
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+        if obj is None:
+            return self.add_fieldsets
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.has_perm("tokens.view_authevent"):
+            return fieldsets
+        # An event shows the client's address, as a session row does.
+        return [(name, options) for name, options in fieldsets if name != "Security log"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return () if obj is None else super().get_readonly_fields(request, obj)
@@ -195,17 +220,15 @@ class AccountAdmin(admin.ModelAdmin):
 
     def save_model(self, request: Any, obj: Any, form: Any, change: Any) -> None:
         if change:
+            if "email" in form.changed_data:
+                # Staff change an address at once, as the API's staff update does: nobody
+                # has shown that it is right, and a pending self-service change is void.
+                obj.email_verified, obj.pending_email = False, None
             super().save_model(request, obj, form, change)
 
     def save_related(self, request: Any, form: Any, formsets: Any, change: Any) -> None:
         if change:
             super().save_related(request, form, formsets, change)
-
-    def log_change(self, request: Any, obj: Any, message: Any) -> LogEntry:
-        # The change page's form saved the profile (its fields checked by the model's
-        # rules); Django records it in the History, and the audit log gets its line here.
-        staff.audit_log(actor=cast(Admin, request.user), action="update", target=obj)
-        return super().log_change(request, obj, message)
 
     def log_addition(self, request: Any, obj: Any, message: Any) -> LogEntry:
         # The creating service recorded the addition already.
@@ -333,7 +356,7 @@ class AccountAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/admins/account_password.html", context)
 
 
-Change = Callable[[Admin, Any], bool]
+Change = Callable[[Admin, Any, Client], bool]
 
 
 def _tally(changed: int, done: str, unchanged: int, skipped: str) -> str:
@@ -349,11 +372,11 @@ def _account_action(name: str, description: str, change: Change, *, done: str, s
     included) on each selected account, and says what changed and what did not."""
 
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        actor = cast(Admin, request.user)
+        actor, client = cast(Admin, request.user), client_of(request)
         changed = unchanged = 0
         for account in queryset:
             try:
-                if change(actor, account):
+                if change(actor, account, client):
                     changed += 1
                 else:
                     unchanged += 1
@@ -371,56 +394,66 @@ def _account_action(name: str, description: str, change: Change, *, done: str, s
 unlock = _account_action(
     "unlock",
     "Unlock selected accounts",
-    lambda actor, account: staff.staff_unlock(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_unlock(actor=actor, account=account, client=client),
     done="unlocked",
     skipped="not locked",
 )
 block_users = _account_action(
     "block_users",
     "Block selected users (revokes their tokens)",
-    lambda actor, account: staff.staff_set_active(actor=actor, account=account, active=False),
+    lambda actor, account, client: staff.staff_set_active(
+        actor=actor, account=account, active=False, client=client
+    ),
     done="blocked",
     skipped="already blocked",
 )
 activate_users = _account_action(
     "activate_users",
     "Activate selected users",
-    lambda actor, account: staff.staff_set_active(actor=actor, account=account, active=True),
+    lambda actor, account, client: staff.staff_set_active(
+        actor=actor, account=account, active=True, client=client
+    ),
     done="activated",
     skipped="already active",
 )
 delete_users = _account_action(
     "delete_users",
     "Soft-delete selected users (revokes their tokens)",
-    lambda actor, account: staff.staff_delete(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_delete(actor=actor, account=account, client=client),
     done="deleted",
     skipped="already deleted",
 )
 restore_users = _account_action(
     "restore_users",
     "Restore selected deleted users",
-    lambda actor, account: staff.staff_restore(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_restore(actor=actor, account=account, client=client),
     done="restored",
     skipped="not deleted",
 )
 block_admins = _account_action(
     "block_admins",
     "Block selected admins (revokes their tokens)",
-    lambda actor, account: staff.admin_set_active(actor=actor, target=account, active=False),
+    lambda actor, account, client: staff.admin_set_active(
+        actor=actor, target=account, active=False, client=client
+    ),
     done="blocked",
     skipped="already blocked",
 )
 activate_admins = _account_action(
     "activate_admins",
     "Activate selected admins",
-    lambda actor, account: staff.admin_set_active(actor=actor, target=account, active=True),
+    lambda actor, account, client: staff.admin_set_active(
+        actor=actor, target=account, active=True, client=client
+    ),
     done="activated",
     skipped="already active",
 )
 send_password_reset = _account_action(
     "send_password_reset",
     "Send a password reset mail",
-    lambda actor, account: staff.staff_send_password_reset(actor=actor, account=account),
+    lambda actor, account, client: staff.staff_send_password_reset(
+        actor=actor, account=account, client=client
+    ),
     done="mailed a reset link",
     skipped="blocked or deleted, so not mailed",
 )
@@ -430,10 +463,10 @@ send_password_reset = _account_action(
 def revoke_tokens(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
-    actor = cast(Admin, request.user)
+    actor, client = cast(Admin, request.user), client_of(request)
     revoked = accounts = without = 0
     for account in queryset:
-        count = staff.staff_revoke_tokens(actor=actor, account=account)
+        count = staff.staff_revoke_tokens(actor=actor, account=account, client=client)
         revoked, accounts, without = revoked + count, accounts + bool(count), without + (not count)
     text = f"Revoked {revoked} token{'s' if revoked != 1 else ''}"
     if accounts:
@@ -485,7 +518,7 @@ class UserAdmin(AccountAdmin):
 @admin.register(Admin)
 class AdminAdmin(AccountAdmin):
     list_display = [*AccountAdmin.list_display[:5], "is_superuser", *AccountAdmin.list_display[5:]]
-    list_filter = ["is_active", "is_superuser", LockedFilter, DeletedFilter]
+    list_filter = ["is_active", "is_superuser", "two_factor_enabled", LockedFilter, DeletedFilter]
     filter_horizontal = ("groups", "user_permissions")
     add_form = AdminAddForm
     actions = [unlock, block_admins, activate_admins, revoke_tokens, send_password_reset]
@@ -525,7 +558,9 @@ def revoke_selected_tokens(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> None:
     selected = queryset.count()
-    revoked = staff.staff_revoke_selected_tokens(actor=cast(Admin, request.user), tokens=queryset)
+    revoked = staff.staff_revoke_selected_tokens(
+        actor=cast(Admin, request.user), tokens=queryset, client=client_of(request)
+    )
     level = messages.SUCCESS if revoked else messages.WARNING
     modeladmin.message_user(
         request, _tally(revoked, "revoked", selected - revoked, "already revoked"), level=level

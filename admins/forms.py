@@ -20,8 +20,13 @@ from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import AbstractAccount, User
-from accounts.notices import Notice, account_notify
-from accounts.services import account_confirm_password, account_login
+from accounts.services import (
+    SecondFactorInvalid,
+    SecondFactorRequired,
+    account_confirm_password,
+    account_login,
+    password_changed,
+)
 from accounts.throttling import throttle_password_check
 from accounts.validators import normalize_email, normalize_phone
 from admins import services as staff
@@ -30,11 +35,12 @@ from config.api.exceptions import (
     AccountInactive,
     AccountLocked,
     APIError,
+    EmailNotVerified,
     InvalidCredentials,
     RateLimited,
     ServiceUnavailable,
 )
-from config.api.net import client_ip
+from config.api.net import client_ip, client_of
 from tokens.realms import ADMIN
 
 
@@ -59,6 +65,13 @@ def _site_error(exc: APIError, attempts: str) -> ValidationError | None:
             f"Too many {attempts} from your address. Try again in {minutes} minutes.",
             code="rate_limited",
         )
+    if isinstance(exc, EmailNotVerified):
+        return ValidationError(
+            "This admin's email address is not verified yet, and this site needs it "
+            "verified. A verification link has been mailed to it: open it, then log in "
+            "again.",
+            code="email_not_verified",
+        )
     if isinstance(exc, ServiceUnavailable):
         return ValidationError(
             "This is unavailable right now. Try again shortly.", code="unavailable"
@@ -68,7 +81,23 @@ def _site_error(exc: APIError, attempts: str) -> ValidationError | None:
 
 class AdminLoginForm(AdminAuthenticationForm):
     """Counts every attempt in the admin realm's rate limit and lockout, and says clearly
-    why a locked or throttled admin cannot log in."""
+    why a locked or throttled admin cannot log in.
+
+    An admin with a second factor gives its code in the same form (one page, one POST: the
+    code is checked by the same login service as the API's second step, so its lockout
+    and replay rules hold here too). Without one, the form asks for it, and nothing counts:
+    the password was right.
+    """
+
+    code = forms.CharField(
+        label="Two-factor code",
+        required=False,
+        max_length=64,
+        strip=True,
+        help_text="Only if your account has two-factor authentication: the 6-digit code of "
+        "your authenticator app, or a recovery code.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
@@ -77,14 +106,26 @@ class AdminLoginForm(AdminAuthenticationForm):
             return self.cleaned_data
         try:
             # The site keeps its own cookie session: no token session starts.
-            admin, _ = account_login(
+            admin, _, _ = account_login(
                 realm=ADMIN,
                 identifier=username,
                 password=password,
                 ip=client_ip(self.request),
                 user_agent=self.request.headers.get("User-Agent", ""),
                 start_session=False,
+                code=self.cleaned_data.get("code") or None,
             )
+        except SecondFactorRequired as exc:
+            raise ValidationError(
+                "This account uses two-factor authentication: enter the code of your "
+                "authenticator app, or a recovery code.",
+                code="second_factor_required",
+            ) from exc
+        except SecondFactorInvalid as exc:
+            raise ValidationError(
+                "The two-factor code is incorrect (a code is accepted only once).",
+                code="second_factor_invalid",
+            ) from exc
         except (InvalidCredentials, AccountInactive) as exc:
             raise self.get_invalid_login_error() from exc
         except APIError as exc:
@@ -97,7 +138,8 @@ class AdminLoginForm(AdminAuthenticationForm):
 class AdminSitePasswordChangeForm(PasswordChangeForm):
     """The admin site's own password change: the old password is checked as the API checks
     a password (throttled per client IP, and each wrong one counted towards the admin's
-    lockout), and saving revokes every API session and token of the admin."""
+    lockout), and saving revokes every API session and token of the admin and records
+    `password_changed`, in one transaction."""
 
     required_css_class = "required"
 
@@ -108,9 +150,9 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
     def clean_old_password(self) -> str:
         old_password: str = self.cleaned_data["old_password"]
         try:
-            ip = client_ip(self.request)
-            throttle_password_check(realm=ADMIN, ip=ip)
-            account_confirm_password(account=self.user, password=old_password, ip=ip)
+            client = client_of(self.request)
+            throttle_password_check(realm=ADMIN, ip=client.ip or "")
+            account_confirm_password(account=self.user, password=old_password, client=client)
         except InvalidCredentials as exc:
             raise ValidationError(
                 self.error_messages["password_incorrect"], code="password_incorrect"
@@ -120,12 +162,12 @@ class AdminSitePasswordChangeForm(PasswordChangeForm):
         return old_password
 
     def save(self, commit: bool = True) -> Any:
-        """Save the new password (which revokes every API session and token of the admin)
-        and mail the admin a notice, in one transaction."""
+        """Save the new password (which revokes every API session and token of the admin),
+        record it and mail the admin a notice, in one transaction."""
         with transaction.atomic():
             admin = super().save(commit)
             if commit:
-                account_notify(account=admin, notice=Notice.PASSWORD_CHANGED)
+                password_changed(account=admin, client=client_of(self.request), via="admin_site")
         return admin
 
 

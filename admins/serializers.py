@@ -18,6 +18,8 @@ from accounts.serializers import (
     UserSerializer,
 )
 from admins.models import Admin
+from tokens.models import EventName
+from tokens.realms import REALMS
 
 LOCKOUT_FIELDS = ("failed_login_attempts", "locked_until", "is_locked", "last_login", "deleted_at")
 
@@ -108,3 +110,48 @@ class UserListQuerySerializer(serializers.Serializer):
         required=False,
         default="-created_at",
     )
+
+
+class QueryIntegerField(FormBlankMixin, serializers.IntegerField):
+    """An id: 1 up to the largest the id columns hold (a larger one would make the database
+    fail, not match nothing); `?account_id=` (sent, but empty) is a 400, not "no filter"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(**kwargs)
+
+
+class QueryDateTimeField(FormBlankMixin, serializers.DateTimeField):
+    """An ISO 8601 timestamp (`2026-11-26T10:00:00Z`); without a zone it is UTC."""
+
+
+@extend_schema_field(
+    {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+    component_name=None,
+)
+class QueryIPField(FormBlankMixin, serializers.IPAddressField):
+    """An IPv4 or IPv6 address, as written (untrimmed, as the documented formats say);
+    anything else would make PostgreSQL's `inet` fail."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+
+class EventListQuerySerializer(serializers.Serializer):
+    """The filters of GET /admin/events; an unknown event name, realm or a bad timestamp
+    is a VALIDATION_ERROR."""
+
+    realm = QueryChoiceField(choices=[realm.name for realm in REALMS], required=False)
+    account_id = QueryIntegerField(required=False)
+    # Repeatable: `?event=login_failed&event=login_locked`.
+    event = serializers.ListField(
+        child=serializers.ChoiceField(choices=EventName.values), required=False
+    )
+    ip = QueryIPField(required=False)
+    actor_id = QueryIntegerField(required=False)
+    since = QueryDateTimeField(required=False)
+    # `until` before `since` is an empty range, not an error: a rule across two parameters
+    # that the OpenAPI document could not state.
+    until = QueryDateTimeField(required=False)

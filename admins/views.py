@@ -1,5 +1,6 @@
 """
-The admin realm's own endpoints: user management, and (for superusers) admin management.
+The admin realm's own endpoints: user management, (for superusers) admin management, and
+the security log.
 Its login, refresh, logout and `/admin/me` are the views every realm shares
 (`accounts.views`), wired with the admin realm in `admins.urls`.
 
@@ -24,17 +25,20 @@ from admins.permissions import HasModelPermission, HasTokenPermission, IsSuperAd
 from admins.serializers import (
     AdminCreateSerializer,
     AdminUpdateSerializer,
+    EventListQuerySerializer,
     StaffAdminSerializer,
     StaffUserSerializer,
     StaffUserUpdateSerializer,
     UserListQuerySerializer,
 )
+from config.api.net import Client, client_of
 from config.api.parsers import JSON_ONLY, JSONParser, StrictMultiPartParser
 from config.api.responses import APIResponse
 from config.api.schema import errors
 from tokens.authentication import BearerAuthentication
-from tokens.permissions import HasScope, RequiresSessionToWrite
-from tokens.serializers import TokenSerializer
+from tokens.models import AuthEvent
+from tokens.permissions import HasScope, RequiresSessionToWrite, SecondFactorEnrolledIfRequired
+from tokens.serializers import AuthEventSerializer, TokenSerializer
 from tokens.views import RevokedSerializer
 
 TAKEN = "Username, email or phone already taken"
@@ -52,6 +56,11 @@ class StaffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def admin(self) -> Admin:
         return cast(Admin, self.request.user)
 
+    @property
+    def client(self) -> Client:
+        """Where the staff action came from, for its security event."""
+        return client_of(self.request)
+
     def get_serializer_context(self) -> dict[str, Any]:
         # One clock for every row's `is_locked`.
         return {**super().get_serializer_context(), "now": timezone.now()}
@@ -68,7 +77,7 @@ class UserAdminViewSet(StaffViewSet):
     serializer_class = StaffUserSerializer
     # Multipart for an update that sets the avatar.
     parser_classes = [JSONParser, StrictMultiPartParser]
-    permission_classes = [HasModelPermission, HasScope]
+    permission_classes = [HasModelPermission, SecondFactorEnrolledIfRequired, HasScope]
     permission_model = User
 
     success_messages = {
@@ -104,7 +113,7 @@ class UserAdminViewSet(StaffViewSet):
         serializer = StaffUserUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = admin_services.staff_update(
-            actor=self.admin, account=user, **serializer.validated_data
+            actor=self.admin, client=self.client, account=user, **serializer.validated_data
         )
         return self.respond(user)
 
@@ -116,35 +125,39 @@ class UserAdminViewSet(StaffViewSet):
     @extend_schema(request=None)
     def destroy(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        admin_services.staff_delete(actor=self.admin, account=user)
+        admin_services.staff_delete(actor=self.admin, client=self.client, account=user)
         return self.respond(user)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def activate(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        admin_services.staff_set_active(actor=self.admin, account=user, active=True)
+        admin_services.staff_set_active(
+            actor=self.admin, client=self.client, account=user, active=True
+        )
         return self.respond(user)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def block(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        admin_services.staff_set_active(actor=self.admin, account=user, active=False)
+        admin_services.staff_set_active(
+            actor=self.admin, client=self.client, account=user, active=False
+        )
         return self.respond(user)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def unlock(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        admin_services.staff_unlock(actor=self.admin, account=user)
+        admin_services.staff_unlock(actor=self.admin, client=self.client, account=user)
         return self.respond(user)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def restore(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        admin_services.staff_restore(actor=self.admin, account=user)
+        admin_services.staff_restore(actor=self.admin, client=self.client, account=user)
         return self.respond(user)
 
     @extend_schema(responses=TokenSerializer(many=True))
@@ -152,7 +165,12 @@ class UserAdminViewSet(StaffViewSet):
         detail=True,
         methods=["get"],
         serializer_class=TokenSerializer,
-        permission_classes=[HasModelPermission, HasTokenPermission, HasScope],
+        permission_classes=[
+            HasModelPermission,
+            HasTokenPermission,
+            SecondFactorEnrolledIfRequired,
+            HasScope,
+        ],
     )
     def tokens(self, request: Request, pk: str) -> Any:
         page = self.paginate_queryset(selectors.account_tokens(account=self.get_object()))
@@ -162,7 +180,9 @@ class UserAdminViewSet(StaffViewSet):
     @tokens.mapping.delete
     def revoke_tokens(self, request: Request, pk: str) -> APIResponse:
         user = self.get_object()
-        revoked = admin_services.staff_revoke_tokens(actor=self.admin, account=user)
+        revoked = admin_services.staff_revoke_tokens(
+            actor=self.admin, client=self.client, account=user
+        )
         return APIResponse({"revoked": revoked})
 
 
@@ -174,7 +194,12 @@ class AdminAdminViewSet(StaffViewSet):
 
     queryset = Admin.objects.all()
     serializer_class = StaffAdminSerializer
-    permission_classes = [IsSuperAdmin, HasScope, RequiresSessionToWrite]
+    permission_classes = [
+        IsSuperAdmin,
+        SecondFactorEnrolledIfRequired,
+        HasScope,
+        RequiresSessionToWrite,
+    ]
     success_messages = {
         "list": "Admins retrieved",
         "retrieve": "Admin retrieved",
@@ -194,7 +219,9 @@ class AdminAdminViewSet(StaffViewSet):
     def create(self, request: Request) -> APIResponse:
         serializer = AdminCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        admin = admin_services.admin_create(actor=self.admin, **serializer.validated_data)
+        admin = admin_services.admin_create(
+            actor=self.admin, client=self.client, **serializer.validated_data
+        )
         return self.respond(admin, status=201)
 
     @extend_schema(request=AdminUpdateSerializer)
@@ -204,7 +231,7 @@ class AdminAdminViewSet(StaffViewSet):
         serializer = AdminUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         admin = admin_services.admin_update(
-            actor=self.admin, target=target, **serializer.validated_data
+            actor=self.admin, client=self.client, target=target, **serializer.validated_data
         )
         return self.respond(admin)
 
@@ -217,19 +244,43 @@ class AdminAdminViewSet(StaffViewSet):
     @action(detail=True, methods=["patch"])
     def activate(self, request: Request, pk: str) -> APIResponse:
         target = self.get_object()
-        admin_services.admin_set_active(actor=self.admin, target=target, active=True)
+        admin_services.admin_set_active(
+            actor=self.admin, client=self.client, target=target, active=True
+        )
         return self.respond(target)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def block(self, request: Request, pk: str) -> APIResponse:
         target = self.get_object()
-        admin_services.admin_set_active(actor=self.admin, target=target, active=False)
+        admin_services.admin_set_active(
+            actor=self.admin, client=self.client, target=target, active=False
+        )
         return self.respond(target)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["patch"])
     def unlock(self, request: Request, pk: str) -> APIResponse:
         target = self.get_object()
-        admin_services.staff_unlock(actor=self.admin, account=target)
+        admin_services.staff_unlock(actor=self.admin, client=self.client, account=target)
         return self.respond(target)
+
+
+class EventAdminViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Every security event, newest first, filtered: for superusers and admins holding
+    `tokens.view_authevent`."""
+
+    authentication_classes = [BearerAuthentication]
+    permission_classes = [HasModelPermission, HasScope]
+    permission_model = AuthEvent
+    serializer_class = AuthEventSerializer
+    success_messages = {"list": "Events retrieved"}
+
+    def get_queryset(self) -> Any:
+        filters = EventListQuerySerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.event_list(**filters.validated_data)
+
+    @extend_schema(parameters=[EventListQuerySerializer])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        return super().list(request, *args, **kwargs)

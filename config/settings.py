@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     # Django's admin app, with the project's site: its login and password forms share the
     # API's rate limits, lockout and token revocation.
     "admins.apps.AccountsAdminConfig",
+    # Before django.contrib.auth, so that its `changepassword` (which records the change as
+    # a security event) is the one manage.py runs.
+    "admins",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -70,10 +73,11 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tokens",
     "accounts",
-    "admins",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so a request's time covers the whole stack (config/metrics.py).
+    "config.metrics.MetricsMiddleware",
     "config.api.middleware.RequestIDMiddleware",
     "config.api.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -125,10 +129,19 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Opening a PostgreSQL connection per request costs more than the request itself:
-    # keep connections for the life of the worker, and check them before reuse.
+    # keep connections for the life of the worker.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's health check is a `SELECT 1` before the first query of every request: a
+    # second round trip on every authenticated read. Off by default: a connection that
+    # died (a database restart) fails the one request that meets it (503), and Django
+    # closes it at that request's end, so the next one reconnects.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Never ATOMIC_REQUESTS: a refused login answers 401 or 423, and the exception handler's
+# rollback would then undo the failure count of the lockout and the login's security
+# event. Services hold their own transactions (tokens/events.py).
+for _database in DATABASES.values():
+    _database["ATOMIC_REQUESTS"] = False
 
 # --- Cache (rate limits, /ready) ------------------------------------------------------
 
@@ -190,6 +203,18 @@ RATELIMIT_USE_CACHE = "default"
 # Fail closed: a rate-limit cache that does not answer means 503, never "unlimited".
 RATELIMIT_FAIL_OPEN = False
 
+# --- Two-factor authentication ------------------------------------------------------
+
+# Lifetime of a login's second-factor challenge (`mfa_token`).
+MFA_TOKEN_TTL_SECONDS = env.int("MFA_TOKEN_TTL_SECONDS", default=300)
+# Admins must enrol a second factor before they may use anything but their own profile.
+ADMIN_2FA_REQUIRED = env.bool("ADMIN_2FA_REQUIRED", default=False)
+# The key TOTP secrets are encrypted with (any long random string; unset: derived from
+# SECRET_KEY), and older keys still accepted for decryption while secrets are re-encrypted
+# (`manage.py rotate_2fa_secrets`). See accounts/totp.py and the README.
+MFA_ENCRYPTION_KEY = env.str("MFA_ENCRYPTION_KEY", default="")
+MFA_ENCRYPTION_KEYS_OLD = env.list("MFA_ENCRYPTION_KEYS_OLD", default=[])
+
 # --- Tokens ---------------------------------------------------------------------------
 
 ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=60)
@@ -230,6 +255,24 @@ PASSWORD_RESET_RATE_LIMIT = env.str("PASSWORD_RESET_RATE_LIMIT", default="5/h")
 PASSWORD_RESET_EMAIL_LIMIT = env.str("PASSWORD_RESET_EMAIL_LIMIT", default="3/h")
 # Code checks (reset confirm, email verification, secure-account) per client IP.
 TOKEN_CHECK_RATE_LIMIT = env.str("TOKEN_CHECK_RATE_LIMIT", default="30/h")
+# Email verification: `none` (no verification mail at registration, logins never ask),
+# `optional` (registration mails a link; `email_verified` shows the state) or `mandatory`
+# (as optional, and a right password on an unverified account is 403 EMAIL_NOT_VERIFIED).
+EMAIL_VERIFICATION = env.str("EMAIL_VERIFICATION", default="optional")
+if EMAIL_VERIFICATION not in ("none", "optional", "mandatory"):
+    raise ImproperlyConfigured("EMAIL_VERIFICATION must be one of none, optional, mandatory.")
+# New verification mails per account (the resend endpoint, and a login refused for an
+# unverified address, which mails a new link): nobody can flood an inbox with them.
+EMAIL_VERIFY_RESEND_RATE_LIMIT = env.str("EMAIL_VERIFY_RESEND_RATE_LIMIT", default="3/h")
+
+# --- Security log and metrics ----------------------------------------------------------
+
+# Security events older than this are deleted by `manage.py prune_events`.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# The bearer token `/metrics` requires; unset, `/metrics` is a 404. Under gunicorn set
+# PROMETHEUS_MULTIPROC_DIR too (read by prometheus-client itself), so that the samples of
+# every worker process are summed (config/metrics.py, gunicorn.conf.py).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Uploads --------------------------------------------------------------------------
 
@@ -367,7 +410,8 @@ SPECTACULAR_SETTINGS = {
 
 # One JSON object per line in production; plain text when developing (DEBUG), or with
 # LOG_FORMAT=plain. Every request gets one line (logger `config.request`) and every login
-# outcome one (`accounts.auth`); staff actions go to `admins.audit`.
+# outcome one (`accounts.auth`); staff actions go to `admins.audit` and the other security
+# events to `tokens.events`, each from the call that records the event (tokens/events.py).
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from config.api import views
 from config.api.docs import RedocView, SwaggerUIView
 from config.api.uploads import serve_upload
+from config.metrics import metrics
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -21,6 +22,7 @@ DOCUMENT_METHODS = ["get", "head"]
 urlpatterns = [
     path("health", views.health, name="health"),
     path("ready", views.ready, name="ready"),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/", include(api_v1)),
     path(
         "api/schema",

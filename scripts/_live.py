@@ -410,6 +410,30 @@ class Gunicorn(Server):
         )
 
 
+class AppServer(Server):
+    """The app as production serves it: `deploy/serve.sh` with `SERVER` (gunicorn or
+    granian), on a loopback port."""
+
+    def __init__(
+        self, name: str, port: int, env: dict[str, str], log_path: Path, *, server: str
+    ) -> None:
+        self.kind = server
+        bin_dir = str(Path(sys.executable).parent)
+        super().__init__(
+            name,
+            ["sh", str(ROOT / "deploy" / "serve.sh")],
+            port=port,
+            env={
+                **env,
+                "SERVER": server,
+                "GUNICORN_BIND": f"127.0.0.1:{port}",
+                # The servers' commands come from the project's virtualenv.
+                "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', os.environ.get('PATH', ''))}",
+            },
+            log_path=log_path,
+        )
+
+
 class RedisServer:
     """A private redis-server on a loopback port: no persistence, stopped by SIGTERM."""
 

@@ -20,7 +20,8 @@ seeds their database (`<database-name>_peers`) with as many users, and measures 
 same rounds: a stock DRF + simplejwt `GET /me` and a bare Django view under gunicorn
 with the project's `gunicorn.conf.py`, and a FastAPI + asyncpg + PyJWT `GET /me` under
 uvicorn (2 workers, uvloop, httptools). `--servers gunicorn,granian` also serves the
-project with granian (WSGI, 2 workers, from the same virtualenv). It prints each
+project with granian (deploy/serve.sh with SERVER=granian: WSGI, 2 workers of one
+blocking thread each). It prints each
 endpoint's req/s per round and the ratios the performance goals use, per round and their
 median, and writes everything to `bench-results.json`.
 
@@ -55,6 +56,7 @@ from typing import Any
 
 from _live import (
     ROOT,
+    AppServer,
     Cleanup,
     Gunicorn,
     Server,
@@ -325,29 +327,6 @@ def server_prefix(server: str) -> str:
 # --- Servers -------------------------------------------------------------------------
 
 
-def granian(port: int, env: dict[str, str], log_path: Path, python: str) -> Server:
-    """The project under granian's WSGI interface, with as many workers as gunicorn's and,
-    unless `GRANIAN_BLOCKING_THREADS` says otherwise, one blocking thread per worker: one
-    request at a time per worker, as a sync worker runs it. Granian's default (a pool of up
-    to 256 threads per worker) opens one PostgreSQL connection per thread, which ran the
-    server out of connections at 32 wrk connections, and would hash as many passwords at
-    once (100 MiB each) as there are logins in flight."""
-    workers = env.get("GUNICORN_WORKERS", "2")
-    threads = env.get("GRANIAN_BLOCKING_THREADS", "1")
-    return Server(
-        "granian",
-        [
-            python,
-            *("-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1"),
-            *("--port", str(port), "--workers", workers, "--blocking-threads", threads),
-            *("--no-ws", "--log-level", "warning", "config.wsgi:application"),
-        ],
-        port=port,
-        env=env,
-        log_path=log_path,
-    )
-
-
 def peer_servers(
     python: str, database_url: str, workdir: Path
 ) -> tuple[dict[str, Server], dict[str, str]]:
@@ -575,7 +554,7 @@ def main() -> int:
         print("--peers measures on PostgreSQL: set DATABASE_URL=postgres://USER@HOST:PORT/NAME")
         return 2
     peers_venv = ""
-    if args.peers or "granian" in args.servers:
+    if args.peers:
         try:
             peers_venv = peers_python()
         except (RuntimeError, subprocess.SubprocessError) as exc:
@@ -615,10 +594,10 @@ def main() -> int:
         login_lua = workdir / "login.lua"
         login_lua.write_text(LUA_LOGIN % BENCH_PASSWORD)
         for name in args.servers:
-            if name == "gunicorn":
-                servers[name] = Gunicorn("bench", free_port(), env, workdir / "gunicorn.log")
-            else:
-                servers[name] = granian(free_port(), env, workdir / "granian.log", peers_venv)
+            # As production serves it: deploy/serve.sh, from the project's virtualenv.
+            servers[name] = AppServer(
+                f"bench-{name}", free_port(), env, workdir / f"{name}.log", server=name
+            )
         project = {
             name: project_rows(
                 servers[name], server_prefix(name), credentials, login_lua, peers=args.peers

@@ -68,7 +68,8 @@ from _live import (
 
 DATABASE_NAME = "fuzz"
 # Every rate limit raised far beyond what a run sends (each would otherwise answer 429
-# after a handful of requests and hide everything behind it).
+# after a handful of requests and hide everything behind it). RATE_LIMIT_ATTEMPTS also
+# sets the login's second step and the password and second-factor code checks.
 RATE_LIMITS = {
     "RATE_LIMIT_ATTEMPTS": "1000000000",
     "REGISTER_RATE_LIMIT": "1000000000/h",
@@ -78,6 +79,7 @@ RATE_LIMITS = {
     "PASSWORD_RESET_RATE_LIMIT": "1000000000/h",
     "PASSWORD_RESET_EMAIL_LIMIT": "1000000000/h",
     "TOKEN_CHECK_RATE_LIMIT": "1000000000/h",
+    "EMAIL_VERIFY_RESEND_RATE_LIMIT": "1000000000/h",
 }
 
 # Operations the fuzzer never calls, and why. Everything else in the schema is fuzzed,

@@ -52,12 +52,15 @@ SCHEMA_INEXPRESSIBLE_RULES: dict[str, str] = {
     "new_password": "Django's password validators",
     "phone": "a number that exists in its country's numbering plan (phonenumbers)",
     "email": "Django's EmailValidator, stricter than `format: email` (for one, it wants a "
-    "top-level domain of two characters or more); the schema says so in words",
+    "top-level domain of two characters or more); the schema says so in words; or, "
+    "asking for a new verification link, an address left to verify",
     "name": "no character of the Unicode categories Cc, Cf, Cs, Co or Cn",
     "avatar": "a file that Pillow decodes as a JPEG, PNG or WebP image",
     "scopes": '"write" only together with "read"',
     "token": "a one-time code from a mail (reset, verification, this wasn't me), which the "
     "fuzzer never receives",
+    "code": "a current code of the account's authenticator app, or an unused recovery code, "
+    "which the fuzzer never has (its account has no second factor, so none is right)",
 }
 
 

@@ -7,8 +7,9 @@ It renders the repository's nginx configuration, `deploy/nginx/default.conf.temp
 (the file docker-compose.yml mounts into the nginx image), substituting only its two
 addresses (NGINX_LISTEN, NGINX_APP), and starts the `nginx` on PATH (Debian's package;
 `.ci/run` installs it) with it, in the foreground, one worker process, its pid, temporary
-files and logs in a temporary folder. In front of it: one gunicorn instance of the app
-with production settings (gunicorn.conf.py, 2 sync workers) on a free loopback port,
+files and logs in a temporary folder. In front of it: the app as `deploy/serve.sh` serves
+it (`--server gunicorn`, the default, or `granian`; 2 workers of one request at a time)
+with production settings on a free loopback port,
 trusting only nginx's address as a proxy (TRUSTED_PROXIES=127.0.0.1, as docker-compose.yml
 trusts only the nginx container's), on a fresh PostgreSQL database `slowclients` (on the
 server of DATABASE_URL) and Redis (REDIS_URL, under a cache key prefix of this run). Then:
@@ -33,8 +34,8 @@ d. what nginx sends upstream, seen by a recording HTTP server of this script beh
 e. 50 connections that each send a request line and headers one byte every 2 s, never
    finishing (reopened when nginx drops them, so 50 stay open): for 30 s, `/health`
    through nginx is asked every 0.5 s and must answer 200 within 1 s every time; nginx
-   drops each slow connection after its client_header_timeout (10 s); gunicorn logs no
-   worker timeout.
+   drops each slow connection after its client_header_timeout (10 s); the app server logs
+   no worker timeout.
 
 Run from the project folder (PostgreSQL and Redis up, nginx installed; ~35 s):
 
@@ -49,6 +50,7 @@ configuration) is kept only on failure.
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import http.server
 import json
@@ -69,10 +71,11 @@ from typing import IO
 
 from _live import (
     ROOT,
+    AppServer,
     Checks,
     Cleanup,
-    Gunicorn,
     Reply,
+    Server,
     app_env,
     database_server_url,
     delete_cache_keys,
@@ -85,6 +88,8 @@ from _live import (
 )
 
 TEMPLATE = ROOT / "deploy" / "nginx" / "default.conf.template"
+# The app server behind nginx (`--server`).
+SERVER = "gunicorn"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 # The client address of the checks that look at it: another loopback address than the
 # one nginx and gunicorn talk over, so the app can only have it from X-Forwarded-For.
@@ -547,7 +552,7 @@ def nginx_envelope(reply: Reply, status: int, code: str) -> bool:
     )
 
 
-def check_client_ip(checks: Checks, front: Nginx, app: Gunicorn) -> None:
+def check_client_ip(checks: Checks, front: Nginx, app: Server) -> None:
     """The app logs the address nginx saw, not the X-Forwarded-For the client sent."""
     request_id = f"client-ip-{secrets.token_hex(6)}"
     reply = raw_request(
@@ -661,7 +666,7 @@ def check_upstream_headers(checks: Checks, recorder: RecordingServer, front: Ngi
     )
 
 
-def check_slow_clients(checks: Checks, front: Nginx, app: Gunicorn) -> None:
+def check_slow_clients(checks: Checks, front: Nginx, app: Server) -> None:
     """/health through nginx within 1 s, every 0.5 s for 30 s, beside 50 slow clients."""
     slow = SlowHeaderClients(front.port, SLOW_CONNECTIONS, SLOW_BYTE_INTERVAL)
     slow.start()
@@ -718,7 +723,7 @@ def check_slow_clients(checks: Checks, front: Nginx, app: Gunicorn) -> None:
     )
     log = app.log_path.read_text(errors="replace")
     checks.check(
-        "e. gunicorn logged no worker timeout", "WORKER TIMEOUT" not in log, app.log_path.name
+        f"e. {SERVER} logged no worker timeout", "WORKER TIMEOUT" not in log, app.log_path.name
     )
 
 
@@ -745,8 +750,8 @@ def run(checks: Checks, cleanup: Cleanup, workdir: Path) -> None:
         MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
     )
     migrate(env)
-    app = Gunicorn("app", free_port(), env, workdir / "gunicorn.log")
-    cleanup.push("stop gunicorn", app.stop)
+    app = AppServer("app", free_port(), env, workdir / f"{SERVER}.log", server=SERVER)
+    cleanup.push(f"stop {SERVER}", app.stop)
     app.start()
 
     front = Nginx("front", binary, free_port(), f"127.0.0.1:{app.port}", workdir / "front")
@@ -763,7 +768,7 @@ def run(checks: Checks, cleanup: Cleanup, workdir: Path) -> None:
         cleanup.push(f"stop nginx {server.name}", server.stop)
         server.start()
     print(
-        f"nginx {front.base} -> gunicorn {app.base} (2 sync workers); "
+        f"nginx {front.base} -> {SERVER} {app.base} (2 workers); "
         f"nginx {echo.base} -> recording upstream on port {recorder.port}",
         flush=True,
     )
@@ -775,7 +780,17 @@ def run(checks: Checks, cleanup: Cleanup, workdir: Path) -> None:
 
 
 def main() -> int:
-    return run_checks("slowclients-", run)
+    global SERVER
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--server",
+        choices=("gunicorn", "granian"),
+        default=os.environ.get("SERVER", "gunicorn"),
+        help="the app server behind nginx, as deploy/serve.sh runs it (default: $SERVER or "
+        "gunicorn)",
+    )
+    SERVER = parser.parse_args().server
+    return run_checks(f"slowclients-{SERVER}-", run)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """
-Credentials: one `Token` row per login session and per personal access token.
+Credentials: one `Token` row per login session and per personal access token, and the
+second factor's single-use secrets (`RecoveryCode`, `MfaChallenge`).
 
 A row belongs to exactly one owner, a user or an admin (a database check constraint),
 and goes with its owner (CASCADE). The secret itself is never stored: `token_hash` is the
@@ -28,6 +29,16 @@ from tokens.realms import REALMS, Realm, realm_of
 class TokenKind(models.TextChoices):
     SESSION = "session", "Login session"
     PERSONAL = "personal", "Personal access token"
+
+
+class OwnedQuerySet(models.QuerySet[Any]):
+    """Rows that belong to one account of either realm (one foreign key per realm)."""
+
+    def for_owner(self, owner: Any) -> Any:
+        return self.filter(**{realm_of(owner).owner_field: owner})
+
+    def of_realm(self, realm: Realm) -> Any:
+        return self.filter(**{f"{realm.owner_field}__isnull": False})
 
 
 class TokenQuerySet(models.QuerySet["Token"]):
@@ -115,13 +126,7 @@ class CodePurpose(models.TextChoices):
     SECURE_ACCOUNT = "secure_account", "Secure the account (this wasn't me)"
 
 
-class OneTimeCodeQuerySet(models.QuerySet["OneTimeCode"]):
-    def for_owner(self, owner: Any) -> OneTimeCodeQuerySet:
-        return self.filter(**{realm_of(owner).owner_field: owner})
-
-    def of_realm(self, realm: Realm) -> OneTimeCodeQuerySet:
-        return self.filter(**{f"{realm.owner_field}__isnull": False})
-
+class OneTimeCodeQuerySet(OwnedQuerySet):
     def usable(self, now: datetime | None = None) -> OneTimeCodeQuerySet:
         """Neither used (or ended) nor expired."""
         return self.filter(used_at__isnull=True, expires_at__gt=now or timezone.now())
@@ -178,3 +183,161 @@ class OneTimeCode(models.Model):
             if getattr(self, f"{realm.owner_field}_id") is not None:
                 return getattr(self, realm.owner_field)
         return None
+
+
+class AccountOwned(models.Model):
+    """A row of exactly one account, a user or an admin (a database check), that goes with
+    its owner (CASCADE); `Realm.owner_field` names the foreign key, as for `Token`."""
+
+    user = models.ForeignKey("accounts.User", null=True, on_delete=models.CASCADE, related_name="+")
+    admin = models.ForeignKey("admins.Admin", null=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, admin__isnull=True)
+                | Q(user__isnull=True, admin__isnull=False),
+                name="%(class)s_exactly_one_owner",
+            ),
+        ]
+
+
+class RecoveryCode(AccountOwned):
+    """One unused recovery code of an account's second factor: only its SHA-256 digest.
+
+    Using a code deletes its row (one conditional DELETE, so of two concurrent uses exactly
+    one succeeds); regenerating deletes every row of the account first.
+    """
+
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    class Meta(AccountOwned.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Recovery code {self.pk}"
+
+
+class MfaChallenge(AccountOwned):
+    """A login whose password was right, waiting for its second factor (`mfa_token`).
+
+    Only the token's digest is stored. It is single-use: completing the login deletes the
+    row first (one conditional DELETE), whatever the code turns out to be.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta(AccountOwned.Meta):
+        indexes = [models.Index(fields=["expires_at"], name="mfachallenge_expires_at_idx")]
+
+    def __str__(self) -> str:
+        return f"Second-factor challenge {self.pk}"
+
+
+# --- The security log ----------------------------------------------------------------
+
+
+class EventName(models.TextChoices):
+    """Every event the security log knows (API.md, "Security log and metrics")."""
+
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_LOCKED = "login_locked"
+    LOGIN_REFUSED_INACTIVE = "login_refused_inactive"
+    LOGIN_REFUSED_UNVERIFIED = "login_refused_unverified"
+    MFA_CHALLENGE_FAILED = "mfa_challenge_failed"
+    LOGOUT = "logout"
+    REFRESH_REUSE_DETECTED = "refresh_reuse_detected"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105  # event names
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105  # event names
+    PASSWORD_RESET_COMPLETED = "password_reset_completed"  # noqa: S105  # event names
+    EMAIL_VERIFIED = "email_verified"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGED = "email_changed"
+    TWO_FACTOR_ENABLED = "two_factor_enabled"
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
+    RECOVERY_CODE_USED = "recovery_code_used"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+    TOKEN_CREATED = "token_created"  # noqa: S105  # event names
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105  # event names
+    SESSIONS_REVOKED = "sessions_revoked"
+    ACCOUNT_SECURED = "account_secured"
+    # Staff actions: `actor` is the admin who did it.
+    ACCOUNT_BLOCKED = "account_blocked"
+    ACCOUNT_ACTIVATED = "account_activated"
+    ACCOUNT_UNLOCKED = "account_unlocked"
+    ACCOUNT_DELETED = "account_deleted"
+    ACCOUNT_RESTORED = "account_restored"
+    ACCOUNT_UPDATED = "account_updated"
+    ADMIN_CREATED = "admin_created"
+    ADMIN_PROMOTED = "admin_promoted"
+    ADMIN_DEMOTED = "admin_demoted"
+
+
+class AuthEventQuerySet(models.QuerySet["AuthEvent"]):
+    def for_account(self, account: Any) -> AuthEventQuerySet:
+        """The events of one account (its realm and id)."""
+        return self.filter(realm=realm_of(account).name, account_id=account.pk)
+
+    def newest_first(self) -> AuthEventQuerySet:
+        return self.order_by("-created_at", "-id")
+
+    def older_than(self, cutoff: datetime) -> AuthEventQuerySet:
+        """What `prune_events` deletes."""
+        return self.filter(created_at__lt=cutoff)
+
+
+class AuthEvent(models.Model):
+    """One security-relevant change or login outcome, written in the change's transaction.
+
+    The account and the actor are a realm name and an id, not foreign keys: a login for
+    an unknown account has no account to point at, one column pair serves both realms
+    (one index answers "this account's events, newest first"), and a record of what was
+    done to an account must outlive the account row instead of going with it (CASCADE) or
+    forgetting whom it was about (SET_NULL). `details` never holds a password, a code, a
+    token or a hash (`tokens.events.event_record` is the one writer).
+    """
+
+    event = models.CharField(max_length=64, choices=EventName.choices)
+    realm = models.CharField(max_length=16)
+    account_id = models.BigIntegerField(null=True, blank=True)
+    # The admin who did it (staff actions), else empty.
+    actor_realm = models.CharField(max_length=16, blank=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuthEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "security event"
+        # Events are written by the services only; staff may look at them.
+        default_permissions = ("view",)
+        indexes = [
+            # An account's own events, newest first (/users/me/events, the change pages).
+            models.Index(
+                fields=["realm", "account_id", "-created_at", "-id"], name="event_account_idx"
+            ),
+            # Every event newest first, and the retention cut (prune_events).
+            models.Index(fields=["created_at", "id"], name="event_created_idx"),
+            models.Index(fields=["event", "-created_at"], name="event_name_idx"),
+            models.Index(fields=["actor_id", "-created_at"], name="event_actor_idx"),
+            models.Index(fields=["ip", "-created_at"], name="event_ip_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.realm} {self.account_id or '-'}"
+
+    @property
+    def actor(self) -> dict[str, Any] | None:
+        if self.actor_id is None:
+            return None
+        return {"realm": self.actor_realm, "id": self.actor_id}

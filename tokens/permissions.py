@@ -13,8 +13,9 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from config.api.exceptions import InsufficientScope
+from config.api.exceptions import InsufficientScope, MfaEnrollmentRequired
 from tokens.models import Token, TokenKind
+from tokens.realms import REALMS
 
 
 def _personal(request: Request) -> Token | None:
@@ -62,3 +63,21 @@ class IsRealmAccount(BasePermission):
         realm = view.realm
         self.message = f"This endpoint is for {realm.title}."
         return isinstance(request.user, realm.model)
+
+
+class SecondFactorEnrolledIfRequired(BasePermission):
+    """Where the caller's realm requires a second factor (`Realm.second_factor_policy`,
+    e.g. `ADMIN_2FA_REQUIRED`), an account without a confirmed one is 403
+    MFA_ENROLLMENT_REQUIRED. Every endpoint has it but the account's own profile, its
+    second-factor enrolment and logout, which stay open so that it can enrol."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        account = request.user
+        for realm in REALMS:
+            if (
+                isinstance(account, realm.model)
+                and realm.second_factor_required()
+                and not account.two_factor_enabled
+            ):
+                raise MfaEnrollmentRequired()
+        return True

@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 
@@ -40,6 +41,10 @@ class Realm:
     # The setting naming where this realm's links in mails point (`FRONTEND_URL`): the
     # client application, never this API's host and never the request's `Host`.
     frontend_url_setting: str
+    # The setting that, when true, makes a second factor mandatory in this realm (None:
+    # never mandatory): until one is enrolled, the account may only reach its own profile,
+    # its enrolment and logout.
+    second_factor_policy: str | None = None
 
     @cached_property
     def model(self) -> Any:
@@ -57,6 +62,11 @@ class Realm:
     def title(self) -> str:
         """The realm in words, for messages (`users`, `admins`)."""
         return str(self.model._meta.verbose_name_plural)
+
+    def second_factor_required(self) -> bool:
+        """Whether this realm's accounts must have a second factor (read at each call, so
+        that a changed setting applies at once)."""
+        return bool(self.second_factor_policy and getattr(settings, self.second_factor_policy))
 
     def group(self, action: str) -> str:
         """This realm's throttle group for `action` (`login:user`): realms count apart."""
@@ -83,6 +93,7 @@ ADMIN = Realm(
     representation="admins.serializers.AdminSerializer",
     staff_representation="admins.serializers.StaffAdminSerializer",
     frontend_url_setting="ADMIN_FRONTEND_URL",
+    second_factor_policy="ADMIN_2FA_REQUIRED",
 )
 REALMS = (USER, ADMIN)
 

@@ -7,7 +7,8 @@ from typing import Any
 from rest_framework import serializers
 
 from config.api.fields import StrictCharField
-from tokens.models import Token
+from tokens.models import AuthEvent, Token
+from tokens.realms import REALMS
 
 
 class TokenSerializer(serializers.ModelSerializer):
@@ -75,3 +76,40 @@ class TokenCreateSerializer(serializers.Serializer):
         if "write" in scopes and "read" not in scopes:
             raise serializers.ValidationError('"write" goes with "read": use ["read", "write"].')
         return sorted(set(scopes))
+
+
+class ActorSerializer(serializers.Serializer):
+    realm = serializers.CharField()
+    id = serializers.IntegerField()
+
+
+class AuthEventSerializer(serializers.ModelSerializer):
+    """A security event: what happened to which account, done by whom, from where."""
+
+    realm = serializers.ChoiceField(choices=[realm.name for realm in REALMS], read_only=True)
+    actor = ActorSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The admin who did it (staff actions), else null.",
+    )
+    details = serializers.DictField(
+        read_only=True, help_text="What else the event says; never a secret."
+    )
+
+    class Meta:
+        model = AuthEvent
+        fields: tuple[str, ...] = (
+            "id",
+            "event",
+            "realm",
+            "account_id",
+            "actor",
+            "ip",
+            "user_agent",
+            "created_at",
+            "details",
+        )
+        read_only_fields: tuple[str, ...] = fields
+        extra_kwargs = {
+            "account_id": {"help_text": "Null when the login named no account."},
+        }

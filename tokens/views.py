@@ -15,16 +15,17 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
 from config.api.exceptions import ErrorCode
+from config.api.net import client_of
 from config.api.parsers import JSON_ONLY
 from config.api.responses import APIResponse
 from config.api.schema import errors
 from config.ratelimit import throttle
 from tokens.authentication import BearerAuthentication
 from tokens.models import Token
-from tokens.permissions import RequiresSession
+from tokens.permissions import RequiresSession, SecondFactorEnrolledIfRequired
 from tokens.realms import account_key
 from tokens.serializers import TokenCreateSerializer, TokenSerializer, TokenWithSecretSerializer
-from tokens.services import personal_token_create, token_revoke_all, token_revoke_own
+from tokens.services import personal_token_create, token_revoke_own, tokens_revoke_others
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -35,7 +36,7 @@ class RevokedSerializer(serializers.Serializer):
 
 class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     authentication_classes = [BearerAuthentication]
-    permission_classes = [IsAuthenticated, RequiresSession]
+    permission_classes = [IsAuthenticated, RequiresSession, SecondFactorEnrolledIfRequired]
     # JSON bodies only (API.md): a form cannot say null, a number or a list.
     parser_classes = JSON_ONLY
     serializer_class = TokenSerializer
@@ -71,7 +72,9 @@ class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
         serializer = TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, secret = personal_token_create(owner=request.user, **serializer.validated_data)
+        token, secret = personal_token_create(
+            owner=request.user, client=client_of(request), **serializer.validated_data
+        )
         data = {
             **TokenSerializer(token, context=self.get_serializer_context()).data,
             "token": secret,
@@ -80,12 +83,14 @@ class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses={200: None})
     def destroy(self, request: Request, pk: str) -> APIResponse:
-        token_revoke_own(owner=request.user, token_id=int(pk))
+        token_revoke_own(owner=request.user, token_id=int(pk), client=client_of(request))
         return APIResponse(None)
 
     @extend_schema(
         request=None, responses={200: RevokedSerializer}, operation_id="tokens_revoke_all"
     )
     def destroy_all(self, request: Request) -> APIResponse:
-        revoked = token_revoke_all(owner=request.user, keep=cast(Token, request.auth))
+        revoked = tokens_revoke_others(
+            owner=request.user, keep=cast(Token, request.auth), client=client_of(request)
+        )
         return APIResponse({"revoked": revoked})

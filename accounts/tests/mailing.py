@@ -98,3 +98,20 @@ def code_in(message: EmailMessage) -> str:
 
 def task_rows() -> int:
     return DBTaskResult.objects.count()
+
+
+def in_memory(message: Any) -> EmailMessage:
+    """A message Django's locmem backend kept (`mail.outbox`), parsed as a received one."""
+    parsed: EmailMessage = email.message_from_bytes(message.message().as_bytes(), policy=default)
+    return parsed
+
+
+def outbox_code(address: str) -> str:
+    """Run the worker; the code in the newest mail Django's locmem backend holds for
+    `address` (for tests about something else than the mail itself)."""
+    from django.core import mail
+
+    run_worker()
+    sent = [in_memory(message) for message in mail.outbox if address in message.to]
+    assert sent, f"no mail to {address}"
+    return code_in(sent[-1])

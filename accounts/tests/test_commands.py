@@ -19,6 +19,7 @@ from accounts.models import AbstractAccount, User
 from accounts.tests.factories import make_user
 from admins.models import Admin
 from admins.tests.factories import make_admin
+from tokens.models import AuthEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -229,3 +230,32 @@ def test_unlock_account_run_by_an_operator_exits_non_zero_for_an_unknown_account
     assert result.returncode != 0
     assert "No user with username or email 'nobody'." in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unlock_account_records_account_unlocked_without_an_actor():
+    ada = make_user(username="ada", email="ada@example.com")
+    _lock(ada)
+
+    _unlock("ada")
+
+    event = AuthEvent.objects.get()
+    assert (event.event, event.realm, event.account_id, event.actor_id) == (
+        "account_unlocked",
+        "user",
+        ada.pk,
+        None,
+    )
+    assert event.details == {"via": "unlock_account"}
+
+
+def test_unlock_account_all_records_one_event_per_account_it_unlocked():
+    ada, bob = make_user(), make_user()
+    make_user()  # not locked: no event
+    _lock(ada)
+    _lock(bob)
+
+    _unlock("--all")
+
+    assert sorted(AuthEvent.objects.values_list("event", "account_id")) == sorted(
+        [("account_unlocked", ada.pk), ("account_unlocked", bob.pk)]
+    )

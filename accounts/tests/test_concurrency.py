@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
 from accounts.models import User, UserIdentifier
@@ -77,6 +78,12 @@ def test_concurrent_registrations_of_one_username_make_one_account(settings):
         if response.status_code == 409:
             assert list(response.json()["error"]["details"]) == ["username"]
     assert User.objects.filter(username__iexact="racer").count() == 1
+    # A registration that lost at the database rolled back with its verification mail's
+    # task: one task, the winner's.
+    (task,) = DBTaskResult.objects.all()
+    winner = User.objects.get(username__iexact="racer")
+    assert task.args_kwargs["kwargs"]["account_id"] == winner.pk
+    assert task.args_kwargs["kwargs"]["to"] == winner.email
 
 
 IDENTIFIER_RACE_ROUNDS = 10

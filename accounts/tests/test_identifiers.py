@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User, UserIdentifier
 from accounts.tests.factories import full_width, make_user
+from accounts.tests.mailing import outbox_code
 from admins.models import AdminIdentifier
 from admins.tests.factories import make_admin
 from config.testing import PASSWORD, assert_error, bearer, login, login_pair
@@ -155,6 +156,11 @@ def test_a_profile_change_to_another_accounts_identifier_is_a_409_writing_nothin
     assert login(api, USER, "victim@example.com").json()["data"]["user"]["id"] == victim.pk
 
 
+def _verify(api, address):
+    """Use the verification link mailed to `address`."""
+    return api.post("/api/v1/auth/email/verify", {"token": outbox_code(address)}, format="json")
+
+
 def test_identifiers_follow_a_change_and_the_old_values_are_free_again(api):
     ada = make_user(username="ada", email="ada@example.com")
     token = login_pair(api, USER, "ada")["access_token"]
@@ -167,6 +173,9 @@ def test_identifiers_follow_a_change_and_the_old_values_are_free_again(api):
     )
 
     assert response.status_code == 200
+    # The new email is pending: the old one stays the account's until the link is used.
+    assert identifiers(ada) == {"countess", "ada@example.com"}
+    assert _verify(api, "countess@example.com").status_code == 200
     assert identifiers(ada) == {"countess", "countess@example.com"}
     # The old username and the old email (as a username) may now be taken by others.
     assert _register(api, username="Ada", email="ada2@example.com").status_code == 201
@@ -186,7 +195,10 @@ def test_swapping_username_and_email_of_one_account_is_allowed(api):
     )
 
     assert response.status_code == 200
+    assert _verify(api, "ada@example.com").status_code == 200
     assert identifiers(ada) == {"ada@example.com", "ada@elsewhere.example"}
+    ada.refresh_from_db()
+    assert (ada.username, ada.email) == ("ada@elsewhere.example", "ada@example.com")
 
 
 def test_a_soft_deleted_account_keeps_its_identifiers(api):

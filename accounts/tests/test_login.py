@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
@@ -56,13 +58,19 @@ def test_login_answers_the_token_pair_and_the_user(api, bob):
     assert _refresh(bob).last_login is not None
 
 
-def test_login_uses_at_most_four_queries_besides_the_session_insert(
-    api, bob, django_assert_max_num_queries
-):
-    with django_assert_max_num_queries(5):
+def test_login_uses_at_most_four_queries_besides_the_session_and_event_inserts(api, bob):
+    with CaptureQueriesContext(connection) as captured:
         response = login(api, USER, "bob")
 
     assert response.status_code == 200
+    # The savepoints exist only because the test runs inside a transaction; in production
+    # the event's transaction is a BEGIN and a COMMIT.
+    statements = [
+        query["sql"]
+        for query in captured.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    assert len(statements) <= 6, statements
 
 
 @pytest.mark.parametrize(
@@ -223,7 +231,7 @@ def test_login_events_are_logged_with_account_and_ip_never_the_password(api, bob
     auth_records = [record for record in caplog.records if record.name == "accounts.auth"]
     events = [record.event for record in auth_records]
     assert events[:3] == ["login_succeeded", "login_failed", "login_failed"]
-    assert "account_locked" in events
+    assert "login_locked" in events
     for record in caplog.records:
         text = record.getMessage()
         assert PASSWORD not in text

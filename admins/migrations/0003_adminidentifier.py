@@ -27,7 +27,8 @@ def backfill(apps: Any, schema_editor: Any) -> None:
     db = schema_editor.connection.alias
     holders: dict[str, int] = {}
     clashes = []
-    for pk, username, email in account_model.objects.using(db).values_list(
+    # In id order, so the report names the older account first, every time.
+    for pk, username, email in account_model.objects.using(db).order_by("pk").values_list(
         "pk", "username", "email"
     ):
         for value in {_fold(username), _fold(email)} - {""}:

@@ -31,6 +31,8 @@ _STORED = (
     "phone",
     "avatar",
     "is_active",
+    "email_verified",
+    "pending_email",
     "failed_login_attempts",
     "locked_until",
     "last_login",
@@ -107,10 +109,10 @@ def token_rows() -> list[tuple[Any, ...]]:
 
 
 def audit_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, int]]:
-    """(actor_id, action, target_id) of each line the admin audit log wrote."""
+    """(actor_id, event, account_id) of each line the admin audit log wrote."""
     # The fields come in as the record's `extra`, which LogRecord's type does not know.
     return [
-        (record.__dict__["actor_id"], record.__dict__["action"], record.__dict__["target_id"])
+        (record.__dict__["actor_id"], record.__dict__["event"], record.__dict__["account_id"])
         for record in caplog.records
         if record.name == "admins.audit"
     ]

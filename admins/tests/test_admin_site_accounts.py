@@ -106,7 +106,7 @@ def test_a_superuser_adds_a_user_who_can_then_log_in_through_the_api(site, api, 
     assert set(user.identifiers.values_list("value", flat=True)) == {"grace", "grace@example.com"}
     body = login(api, USER, "grace@example.com", NEW_PASSWORD).json()
     assert body["data"]["user"]["id"] == user.pk
-    assert audit_lines(caplog) == [(root.pk, "create", user.pk)]
+    assert audit_lines(caplog) == [(root.pk, "user_created", user.pk)]
     assert _history(site, user) == [("root", "Added.")]
 
 
@@ -122,7 +122,7 @@ def test_a_superuser_adds_an_admin_who_can_then_log_in_through_the_api(site, api
     response = login(api, ADMIN, "staffer", NEW_PASSWORD)
     assert response.status_code == 200, response.content
     assert response.json()["data"]["admin"]["id"] == staffer.pk
-    assert audit_lines(caplog) == [(root.pk, "create", staffer.pk)]
+    assert audit_lines(caplog) == [(root.pk, "admin_created", staffer.pk)]
     assert _history(site, staffer) == [("root", "Added.")]
     # The new admin may enter the admin site, too.
     client = Client()
@@ -319,7 +319,7 @@ def test_setting_a_password_revokes_every_old_token_and_replaces_the_old_passwor
     assert works(api, account, another) == REVOKED
     assert_error(login(api, realm, "ada"), 401, "INVALID_CREDENTIALS")
     assert login(api, realm, "ada", NEW_PASSWORD).status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "set_password", account.pk)]
+    assert audit_lines(caplog) == [(root.pk, "password_changed", account.pk)]
     assert _history(site, account) == [
         ("root", "Changed password: every session and token revoked.")
     ]

@@ -68,7 +68,7 @@ def test_block_revokes_the_accounts_session_and_refuses_their_login(site, api, r
     assert api.get(ME[realm], **bearer(bystander["access_token"])).status_code == 200
     bob.refresh_from_db()
     assert bob.is_active is True
-    assert audit_lines(caplog) == [(root.pk, "block", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_blocked", ada.pk)]
 
 
 @REALMS
@@ -82,7 +82,9 @@ def test_activate_lets_blocked_accounts_log_in_again(site, api, root, caplog, re
         account.refresh_from_db()
         assert account.is_active is True
         assert login(api, realm, account.username).status_code == 200
-    assert sorted(audit_lines(caplog)) == sorted((root.pk, "activate", a.pk) for a in blocked)
+    assert sorted(audit_lines(caplog)) == sorted(
+        (root.pk, "account_activated", a.pk) for a in blocked
+    )
 
 
 @REALMS
@@ -99,7 +101,7 @@ def test_unlock_clears_the_failure_count_and_the_lock(site, api, root, caplog, r
     ada.refresh_from_db()
     assert (ada.failed_login_attempts, ada.locked_until) == (0, None)
     assert login(api, realm, "ada").status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "unlock", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_unlocked", ada.pk)]
 
 
 @REALMS
@@ -117,7 +119,7 @@ def test_revoke_tokens_ends_every_session_of_the_selected_accounts(site, api, ro
     ada.refresh_from_db()
     assert ada.is_active is True
     assert Token.objects.for_owner(bob).live().count() == 1
-    assert audit_lines(caplog) == [(root.pk, "revoke_tokens", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "sessions_revoked", ada.pk)]
 
 
 # --- User actions ------------------------------------------------------------------------
@@ -143,7 +145,10 @@ def test_delete_users_soft_deletes_and_restore_users_undoes_it(site, api, root, 
     ada.refresh_from_db()
     assert ada.deleted_at is None
     assert login(api, USER, "ada").status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "delete", ada.pk), (root.pk, "restore", ada.pk)]
+    assert audit_lines(caplog) == [
+        (root.pk, "account_deleted", ada.pk),
+        (root.pk, "account_restored", ada.pk),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -240,10 +245,10 @@ def test_only_superusers_manage_admins_on_the_site(caplog):
 @pytest.mark.parametrize(
     ("action", "logged_as", "state"),
     [
-        ("block_admins", "block", {"is_active": True}),
-        ("activate_admins", "activate", {"is_active": False}),
-        ("unlock", "unlock", {"locked_until": timezone.now() + timedelta(hours=1)}),
-        ("revoke_tokens", "revoke_tokens", {}),
+        ("block_admins", "account_blocked", {"is_active": True}),
+        ("activate_admins", "account_activated", {"is_active": False}),
+        ("unlock", "account_unlocked", {"locked_until": timezone.now() + timedelta(hours=1)}),
+        ("revoke_tokens", "sessions_revoked", {}),
     ],
 )
 def test_each_admin_action_writes_one_audit_line_per_admin(
@@ -456,7 +461,7 @@ def test_a_button_runs_its_action_on_that_account_and_comes_back(site, api, root
     assert_error(
         api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
     )
-    assert audit_lines(caplog) == [(root.pk, "block", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_blocked", ada.pk)]
     # Back on the page, which now offers what applies to a blocked user with no live token.
     assert response.context["account_actions"] == [
         ("activate_users", "Activate"),
@@ -530,8 +535,8 @@ def test_revoking_selected_tokens_says_what_changed_and_is_in_each_owners_histor
     assert site_messages(response) == [("success", "2 revoked, 1 was already revoked.")]
     assert not Token.objects.live().exists()
     assert sorted(audit_lines(caplog)) == [
-        (root.pk, "revoke_tokens", ada.pk),
-        (root.pk, "revoke_tokens", bob.pk),
+        (root.pk, "token_revoked", ada.pk),
+        (root.pk, "token_revoked", bob.pk),
     ]
     history = {
         entry.object_id: entry.get_change_message()

@@ -110,7 +110,7 @@ def test_editing_on_the_change_page_is_in_the_history_and_the_audit_log(site, ro
     assert site.post(f"{USERS}{ada.pk}/change/", form).status_code == 302
 
     assert _history(site, ada) == [("root", "Changed Name.")]
-    assert audit_lines(caplog) == [(root.pk, "update", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_updated", ada.pk)]
 
 
 # --- The API's staff actions --------------------------------------------------------------

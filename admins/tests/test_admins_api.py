@@ -104,7 +104,7 @@ def test_create_makes_an_admin_who_can_log_in(api, auth, root, caplog):
     assert NEW["password"] not in response.content.decode()
     created = Admin.objects.get(username="newbie")
     assert created.check_password(NEW["password"])
-    assert audit_lines(caplog) == [(root.pk, "create", created.pk)]
+    assert audit_lines(caplog) == [(root.pk, "admin_created", created.pk)]
     logged_in = login(api, ADMIN, "NEWBIE", NEW["password"])
     assert logged_in.status_code == 200
     assert logged_in.json()["data"]["admin"]["id"] == created.pk
@@ -196,7 +196,7 @@ def test_patch_updates_an_admins_profile(api, auth, root, staffer, caplog):
         "+14155550111",
     )
     assert response.json()["data"]["name"] == "Staff Member"
-    assert audit_lines(caplog) == [(root.pk, "update", staffer.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_updated", staffer.pk)]
 
 
 def test_patch_with_a_username_another_admin_holds_is_409(api, auth, root, staffer):

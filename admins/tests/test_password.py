@@ -17,7 +17,7 @@ from admins.models import Admin
 from admins.tests.factories import make_admin
 from admins.tests.helpers import ALIVE, REVOKED, credentials, stored, token_rows, works
 from config.testing import PASSWORD, assert_error, bearer, login, login_pair
-from tokens.models import Token
+from tokens.models import AuthEvent, Token
 from tokens.realms import ADMIN, USER
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generous_login_limit")]
@@ -243,6 +243,26 @@ def test_changepassword_revokes_every_login_of_the_admin(api, root, monkeypatch,
     assert works(api, root, old) == REVOKED
     assert login(api, ADMIN, "root", NEW_PASSWORD).status_code == 200
     assert Token.objects.filter(admin=root, revoked_at__isnull=True).count() == 1
+
+
+def test_changepassword_records_password_changed(root, monkeypatch, capsys):
+    monkeypatch.setattr(
+        "django.contrib.auth.management.commands.changepassword.getpass.getpass",
+        lambda prompt="": NEW_PASSWORD,
+    )
+
+    call_command("changepassword", "root")
+
+    event = AuthEvent.objects.get()
+    assert (event.event, event.realm, event.account_id, event.actor_id, event.ip) == (
+        "password_changed",
+        "admin",
+        root.pk,
+        None,
+        None,
+    )
+    assert event.details == {"via": "changepassword"}
+    assert "Password changed successfully" in capsys.readouterr().out
 
 
 def test_a_saved_account_whose_password_did_not_change_keeps_its_logins(api, root):

@@ -182,7 +182,7 @@ def test_staff_send_a_password_reset_without_seeing_the_code(
     assert response.status_code == 200
     messages = [str(message) for message in get_messages(response.wsgi_request)]
     assert "1 mailed a reset link." in messages
-    assert audit_lines(caplog) == [(root.pk, "send_password_reset", user.pk)]
+    assert audit_lines(caplog) == [(root.pk, "password_reset_requested", user.pk)]
     run_worker()
     (message,) = smtp.to(user.email)
     code = code_in(message)

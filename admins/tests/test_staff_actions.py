@@ -49,7 +49,7 @@ def test_block_ends_the_accounts_session_at_once_and_refuses_their_login(
         "TOKEN_INVALID",
     )
     assert_error(login(api, realm, "ada"), 403, "ACCOUNT_INACTIVE")
-    assert audit_lines(caplog) == [(root.pk, "block", account.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_blocked", account.pk)]
 
 
 @REALMS
@@ -62,7 +62,7 @@ def test_activate_lets_a_blocked_account_log_in_again(api, auth, root, caplog, r
     assert response.status_code == 200
     assert response.json()["data"]["is_active"] is True
     assert login(api, realm, "blocked").status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "activate", blocked.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_activated", blocked.pk)]
 
 
 @REALMS
@@ -85,4 +85,4 @@ def test_unlock_lets_an_account_locked_by_wrong_passwords_log_in(api, auth, root
     account.refresh_from_db()
     assert (account.failed_login_attempts, account.locked_until) == (0, None)
     assert login(api, realm, "ada").status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "unlock", account.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_unlocked", account.pk)]

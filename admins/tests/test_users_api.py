@@ -355,7 +355,7 @@ def test_update_changes_the_profile_and_ignores_fields_no_client_may_set(
         "+14155550199",
     )
     assert (ada.is_active, ada.failed_login_attempts, ada.deleted_at) == (True, 0, None)
-    assert audit_lines(caplog) == [(root.pk, "update", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_updated", ada.pk)]
 
 
 # PUT takes PATCH's body and answers as PATCH does: the cases here run through PATCH; these
@@ -369,7 +369,7 @@ def test_put_is_a_partial_update_too(api, auth, ada, root, caplog):
     assert set(response.json()["data"]) == STAFF_USER_FIELDS
     ada.refresh_from_db()
     assert (ada.name, ada.email) == ("Put Name", "ada@example.com")
-    assert audit_lines(caplog) == [(root.pk, "update", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_updated", ada.pk)]
 
 
 def test_put_refuses_what_patch_refuses_and_changes_nothing(api, auth, ada, caplog):
@@ -506,7 +506,7 @@ def test_delete_soft_deletes_revokes_tokens_and_refuses_login(api, auth, ada, ro
     )
     assert_error(login(api, USER, "ada"), 401, "INVALID_CREDENTIALS")
     assert _usernames(api.get(URL, **auth)) == []
-    assert audit_lines(caplog) == [(root.pk, "delete", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_deleted", ada.pk)]
 
 
 def test_restore_lets_a_soft_deleted_user_log_in_again(api, auth, ada, root, caplog):
@@ -522,7 +522,7 @@ def test_restore_lets_a_soft_deleted_user_log_in_again(api, auth, ada, root, cap
     assert ada.deleted_at is None
     assert login(api, USER, "ada").status_code == 200
     assert _usernames(api.get(URL, **auth)) == ["ada"]
-    assert audit_lines(caplog) == [(root.pk, "restore", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "account_restored", ada.pk)]
 
 
 # --- A user's tokens ---------------------------------------------------------------------
@@ -569,7 +569,7 @@ def test_revoking_a_users_tokens_ends_all_their_sessions_at_once(api, auth, ada,
             api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
         )
     assert api.get("/api/v1/users/me", **bearer(other["access_token"])).status_code == 200
-    assert audit_lines(caplog) == [(root.pk, "revoke_tokens", ada.pk)]
+    assert audit_lines(caplog) == [(root.pk, "sessions_revoked", ada.pk)]
     assert login(api, USER, "ada").status_code == 200
 
 
@@ -644,7 +644,7 @@ def test_change_user_and_change_token_may_revoke_a_users_tokens(api, ada, caplog
     assert_error(
         api.get("/api/v1/users/me", **bearer(session["access_token"])), 401, "TOKEN_INVALID"
     )
-    assert audit_lines(caplog) == [(staff.pk, "revoke_tokens", ada.pk)]
+    assert audit_lines(caplog) == [(staff.pk, "sessions_revoked", ada.pk)]
 
 
 def test_a_superuser_needs_no_token_permission_to_list_or_revoke(api, auth, ada):
@@ -747,7 +747,10 @@ def test_view_and_change_permissions_may_read_and_change(api, ada, caplog):
     assert blocked.status_code == 200
     ada.refresh_from_db()
     assert (ada.name, ada.is_active) == ("Renamed", False)
-    assert audit_lines(caplog) == [(staff.pk, "update", ada.pk), (staff.pk, "block", ada.pk)]
+    assert audit_lines(caplog) == [
+        (staff.pk, "account_updated", ada.pk),
+        (staff.pk, "account_blocked", ada.pk),
+    ]
 
 
 def test_permissions_of_other_models_do_not_count(api, ada):

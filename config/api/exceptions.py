@@ -34,7 +34,9 @@ class ErrorCode(StrEnum):
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
     FORBIDDEN = "FORBIDDEN"
     ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
+    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
     INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
+    MFA_ENROLLMENT_REQUIRED = "MFA_ENROLLMENT_REQUIRED"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
@@ -176,10 +178,22 @@ class AccountInactive(APIError):
     default_detail = "This account is blocked"
 
 
+class EmailNotVerified(APIError):
+    status_code = status.HTTP_403_FORBIDDEN
+    error_code = ErrorCode.EMAIL_NOT_VERIFIED
+    default_detail = "This email address is not verified yet: open the link mailed to it"
+
+
 class InsufficientScope(APIError):
     status_code = status.HTTP_403_FORBIDDEN
     error_code = ErrorCode.INSUFFICIENT_SCOPE
     default_detail = "This token does not have the scope this request needs"
+
+
+class MfaEnrollmentRequired(APIError):
+    status_code = status.HTTP_403_FORBIDDEN
+    error_code = ErrorCode.MFA_ENROLLMENT_REQUIRED
+    default_detail = "Enrol a second factor first: this account must have one"
 
 
 class NotFound(APIError):

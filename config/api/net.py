@@ -1,4 +1,5 @@
-"""The client's IP address, the one way every part of the project reads it.
+"""The client's IP address, the one way every part of the project reads it, and `Client`
+(address and User-Agent), what the security log records of the client behind a change.
 
 It is `REMOTE_ADDR`, unless that address is a trusted reverse proxy (`TRUSTED_PROXIES`,
 IPs or CIDRs): then it is the right-most `X-Forwarded-For` address that is not itself a
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -45,3 +47,16 @@ def client_ip(request: HttpRequest) -> str:
             # Not an address a proxy would write: the chain cannot be trusted past here.
             return remote
     return remote
+
+
+class Client(NamedTuple):
+    """Where a request came from, as the security log records it."""
+
+    ip: str | None
+    user_agent: str = ""
+
+
+def client_of(request: HttpRequest) -> Client:
+    """The client behind `request`: its address (`client_ip`) and its User-Agent, cut to
+    the 255 characters the log keeps."""
+    return Client(client_ip(request) or None, request.headers.get("User-Agent", "")[:255])

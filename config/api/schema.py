@@ -73,6 +73,7 @@ QUERY_ERRORS = ("Invalid query parameter", (C.VALIDATION_ERROR, C.BAD_REQUEST))
 CODE_SET_NAMES: dict[tuple[int, tuple[ErrorCode, ...]], str] = {
     (400, QUERY_ERRORS[1]): "Error400Query",
     (401, (C.TOKEN_INVALID, C.TOKEN_EXPIRED)): "Error401Token",
+    (403, (C.ACCOUNT_INACTIVE, C.EMAIL_NOT_VERIFIED)): "Error403Login",
 }
 
 # A realistic message and details per code, for the examples.
@@ -86,6 +87,10 @@ EXAMPLES: dict[ErrorCode, tuple[str, dict[str, Any] | None]] = {
     C.TOKEN_EXPIRED: ("Token has expired", None),
     C.FORBIDDEN: ("You do not have permission to perform this action", None),
     C.ACCOUNT_INACTIVE: ("This account is blocked", None),
+    C.EMAIL_NOT_VERIFIED: (
+        "This email address is not verified yet: open the link mailed to it",
+        None,
+    ),
     C.INSUFFICIENT_SCOPE: ("This needs a login session, not a personal access token.", None),
     C.NOT_FOUND: ("Not found", None),
     C.METHOD_NOT_ALLOWED: ('Method "PATCH" not allowed.', None),
@@ -297,11 +302,20 @@ class EnvelopeAutoSchema(AutoSchema):
             verb: str | None = ACTION_VERBS[action]
         elif action is None or (action == words[-1] and self.method in ("POST", "PATCH")):
             verb = None
+        elif self.method == "POST" and not self._path_reads():
+            # A POST to a path that lists nothing does what the path says
+            # (`users_me_2fa_totp_confirm`), it creates nothing in a collection.
+            verb = None
         elif self.method == "GET" and self._is_list_view():
             verb = "list"
         else:
             verb = METHOD_VERBS[self.method]
         return "_".join([*words, verb] if verb else words)
+
+    def _path_reads(self) -> bool:
+        """Whether the path also answers GET (a viewset's route maps it, a view has it)."""
+        action_map = getattr(self.view, "action_map", None)
+        return "get" in action_map if action_map is not None else hasattr(self.view, "get")
 
     def _declares_delete_body(self) -> bool:
         """Whether a DELETE names its own request serializer (the default serializer of a

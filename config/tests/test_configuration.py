@@ -1,7 +1,8 @@
 """The configuration an operator reads matches the one the code reads.
 
-Every environment variable `config/settings.py` and `gunicorn.conf.py` read is listed in
-`.env.example` and in the README's configuration table, and nothing is documented there
+Every environment variable `config/settings.py`, `gunicorn.conf.py` and `deploy/serve.sh`
+read is listed in `.env.example` and in the README's configuration table, and nothing is
+documented there
 that nothing reads; every Makefile target is in the README; docker-compose.yml takes its
 secrets from the environment (documented in the README's Docker part and `.env.example`)
 and restarts what it runs.
@@ -26,6 +27,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 README = ROOT / "README.md"
 MAKEFILE = ROOT / "Makefile"
 COMPOSE = ROOT / "docker-compose.yml"
+SERVE = ROOT / "deploy" / "serve.sh"
 
 NAME = r"[A-Z][A-Z0-9_]*"
 # `env` methods that take something other than a variable name first.
@@ -72,13 +74,19 @@ def variables_read(source: str) -> tuple[set[str], list[int]]:
     return names, computed
 
 
+def shell_variables(path: Path) -> set[str]:
+    """The variables a shell script reads (`${NAME}`, `${NAME:-default}`, `$NAME`)."""
+    return set(re.findall(rf"\$\{{?({NAME})", path.read_text()))
+
+
 def variables_read_by_the_project() -> set[str]:
     names: set[str] = set()
     for path in READERS:
         found, computed = variables_read(path.read_text())
         assert not computed, f"{path.name}: variable read by a computed name, lines {computed}"
         names |= found
-    return names
+    # And the script that starts the app server (its own lowercase names do not match).
+    return names | shell_variables(SERVE)
 
 
 def env_example_names() -> set[str]:

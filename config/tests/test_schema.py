@@ -141,7 +141,7 @@ def test_a_login_documents_its_own_statuses_and_codes(document):
         }
         assert _codes(document, path, "post", "400") == BODY_400
         assert _codes(document, path, "post", "401") == {"INVALID_CREDENTIALS"}
-        assert _codes(document, path, "post", "403") == {"ACCOUNT_INACTIVE"}
+        assert _codes(document, path, "post", "403") == {"ACCOUNT_INACTIVE", "EMAIL_NOT_VERIFIED"}
         assert _codes(document, path, "post", "423") == {"ACCOUNT_LOCKED"}
         assert _codes(document, path, "post", "429") == {"RATE_LIMITED"}
 
@@ -496,7 +496,18 @@ def test_text_fields_document_what_drf_refuses_beyond_their_length(document):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "value", ["\u0000", "a\u0000b", "   ", "\t\n", "\x1f", "\u001c\u001f", " \u0085 "]
+    "value",
+    [
+        "\u0000",
+        "a\u0000b",
+        "   ",
+        "\t\n",
+        "\x1f",
+        "\u001d",
+        "\u001c\u001f",
+        " \u0085 ",
+        "\u0085\u3000",
+    ],
 )
 def test_the_documented_patterns_are_what_the_server_refuses(api, value):
     ada = make_account(USER, name="Ada")

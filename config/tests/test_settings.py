@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
 PROJECT = Path(settings.BASE_DIR)
@@ -36,6 +37,20 @@ def test_production_with_secret_key_starts():
     result = _django_setup(DEBUG="false", SECRET_KEY="x" * 50)
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("value", ["none", "optional", "mandatory"])
+def test_email_verification_takes_its_three_values(value):
+    result = _django_setup(DEBUG="true", EMAIL_VERIFICATION=value)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_email_verification_refuses_anything_else_at_start_up():
+    result = _django_setup(DEBUG="true", EMAIL_VERIFICATION="sometimes")
+
+    assert result.returncode != 0
+    assert "EMAIL_VERIFICATION must be one of none, optional, mandatory" in result.stderr
 
 
 def test_embedded_defaults_are_sqlite_and_a_shared_cache():
@@ -96,7 +111,7 @@ def test_database_url_selects_postgresql_with_persistent_connections():
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
         "600",
-        "True",
+        "False",  # no per-request SELECT 1 (CONN_HEALTH_CHECKS)
         "django.core.cache.backends.redis.RedisCache",
     ]
 

@@ -66,6 +66,10 @@ export async function me(base: string, accessToken: string): Promise<string> {
 
 export async function whoAmI(base: string, username: string, password: string): Promise<string> {
   const pair = await login(base, { username, password });
+  // One schema for both outcomes of a login: a token pair, or `mfa_required`.
+  if (pair.mfa_required || !pair.access_token || !pair.user || !pair.token_type) {
+    throw new Error("a second factor is required: complete the login with /auth/login/2fa");
+  }
   const tokenType: "Bearer" = pair.token_type;
   const expiresIn: number = pair.expires_in;
   const name: string = pair.user.username;

@@ -1,5 +1,6 @@
 """`manage.py prune_tokens` and `tokens_prune`: expired and revoked rows go, live ones stay;
-`--dry-run` counts them and deletes nothing."""
+`--dry-run` counts them and deletes nothing; `manage.py prune_events` and `events_prune`:
+events past the retention go, newer ones stay."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from accounts.tests.factories import make_user
 from config.testing import bearer
-from tokens.models import Token
+from tokens.crypto import digest
+from tokens.events import event_record
+from tokens.models import AuthEvent, EventName, MfaChallenge, Token
 from tokens.realms import ADMIN, USER
-from tokens.services import personal_token_create, tokens_prune
+from tokens.services import events_prune, personal_token_create, tokens_prune
 from tokens.tests.factories import make_account
 from tokens.tests.helpers import make_session
 
@@ -170,3 +174,62 @@ def test_tokens_prune_dry_run_counts_what_a_real_run_deletes_at_the_same_instant
     assert tokens_prune(now=now) == 2
     assert ids() == {later.pk}
     assert not Token.objects.filter(pk=at_now.pk).exists()
+
+
+def test_prune_tokens_deletes_expired_second_factor_challenges_and_keeps_live_ones():
+    user = make_user()
+    now = timezone.now()
+    for seconds, name in ((-1, "expired"), (60, "live")):
+        MfaChallenge.objects.create(
+            user=user, token_hash=digest(name), expires_at=now + timedelta(seconds=seconds)
+        )
+    out = StringIO()
+
+    call_command("prune_tokens", stdout=out)
+
+    assert list(MfaChallenge.objects.values_list("token_hash", flat=True)) == [digest("live")]
+    assert "Deleted 1 expired second-factor challenge." in out.getvalue()
+
+
+# --- prune_events ------------------------------------------------------------------------
+
+
+def _event_aged(days: float) -> AuthEvent:
+    event = event_record(event=EventName.LOGOUT, realm=USER)
+    AuthEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(days=days))
+    return event
+
+
+def test_prune_events_deletes_only_what_is_older_than_the_retention(settings):
+    settings.AUDIT_RETENTION_DAYS = 30
+    old = [_event_aged(31), _event_aged(400)]
+    kept = [_event_aged(29.9), _event_aged(0)]
+    out = StringIO()
+
+    call_command("prune_events", stdout=out)
+
+    assert out.getvalue().strip() == "Deleted 2 events older than 30 days."
+    assert set(AuthEvent.objects.values_list("pk", flat=True)) == {event.pk for event in kept}
+    assert not AuthEvent.objects.filter(pk__in=[event.pk for event in old]).exists()
+
+
+def test_prune_events_works_in_batches_until_none_is_left(settings):
+    settings.AUDIT_RETENTION_DAYS = 1
+    for _ in range(7):
+        _event_aged(2)
+    _event_aged(0)
+
+    assert events_prune(batch_size=3) == 7
+    assert AuthEvent.objects.count() == 1
+
+
+def test_prune_events_dry_run_counts_and_deletes_nothing(settings):
+    settings.AUDIT_RETENTION_DAYS = 365
+    _event_aged(366)
+    _event_aged(1)
+    out = StringIO()
+
+    call_command("prune_events", "--dry-run", stdout=out)
+
+    assert out.getvalue().strip() == "Would delete 1 event older than 365 days."
+    assert AuthEvent.objects.count() == 2

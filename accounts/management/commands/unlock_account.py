@@ -1,4 +1,5 @@
-"""`manage.py unlock_account <username-or-email> [--admin]`, or `--all`: clear lockouts."""
+"""`manage.py unlock_account <username-or-email> [--admin]`, or `--all`: clear lockouts
+(each recorded as `account_unlocked`, `details.via` "unlock_account")."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any, cast
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import AbstractAccount
-from accounts.services import account_unlock, accounts_unlock_all
+from accounts.services import account_unlock_by_operator, accounts_unlock_all
 from tokens.realms import ADMIN, USER
 
 
@@ -35,6 +36,6 @@ class Command(BaseCommand):
         if account is None:
             raise CommandError(f"No {label} with username or email {options['account']!r}.")
         was_locked = account.is_locked() or account.failed_login_attempts > 0
-        account_unlock(account=account)
+        account_unlock_by_operator(account=account)
         state = "Unlocked" if was_locked else "Reset (it was not locked)"
         self.stdout.write(f"{state}: {label} {account.username!r} (id {account.pk}).")

@@ -1,5 +1,6 @@
 """`manage.py prune_tokens [--dry-run]`: delete expired and revoked tokens (sessions and
-personal), or with `--dry-run` only say how many would go."""
+personal) and expired second-factor challenges, or with `--dry-run` only say how many
+tokens would go."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from tokens.services import tokens_prune
+from tokens.services import mfa_challenges_prune, tokens_prune
 
 
 class Command(BaseCommand):
@@ -25,5 +26,11 @@ class Command(BaseCommand):
         noun = f"expired or revoked token{'s' if count != 1 else ''}"
         if options["dry_run"]:
             self.stdout.write(f"Would delete {count} {noun} (dry run: nothing deleted).")
-        else:
-            self.stdout.write(f"Deleted {count} {noun}.")
+            return
+        self.stdout.write(f"Deleted {count} {noun}.")
+        challenges = mfa_challenges_prune()
+        if challenges:
+            self.stdout.write(
+                f"Deleted {challenges} expired second-factor challenge"
+                f"{'s' if challenges != 1 else ''}."
+            )
