@@ -221,8 +221,8 @@ class AbstractAccount(AbstractBaseUser):
     )
     # A self-service new address, not yet confirmed: it becomes `email` when the link
     # mailed to it is used. It holds no identifier row (it is nobody's login yet), so it
-    # must be free again at verification time. Null, not "", when there is none: the
-    # contract shows `pending_email: null`.
+    # must be free again at verification time. Null, not "", when there is none (hence
+    # DJ001's noqa): the contract shows `pending_email: null`.
     pending_email = models.EmailField(  # noqa: DJ001
         max_length=254,
         null=True,

@@ -91,7 +91,8 @@ class RegisterJSONSerializer(RegisterSerializer):
     # The documented body of a registration. One body type per operation, because client
     # generators handle no more (openapi-python-client's module for two does not import);
     # JSON carries no file, so the avatar is the multipart alternative's, described in
-    # the operation's text.
+    # the operation's text. Setting an inherited field to None is how DRF removes it;
+    # mypy sees the parent's ImageField type, hence the ignore.
     avatar = None  # type: ignore[assignment]
 
 
