@@ -878,14 +878,22 @@ def two_factor_confirm(*, account: AbstractAccount, code: str, ip: str) -> list[
         raise ValidationError("Two-factor authentication is already on.")
     account.two_factor_enabled = True
     codes = _recovery_codes_replace(account=account)
-    event_record(
-        event=EventName.TWO_FACTOR_ENABLED,
-        realm=realm,
+    _two_factor_changed(
         account=account,
-        client=Client(ip or None, ""),
+        realm=realm,
+        event=EventName.TWO_FACTOR_ENABLED,
+        notice=Notice.TWO_FACTOR_ENABLED,
+        ip=ip,
     )
-    account_notify(account=account, notice=Notice.TWO_FACTOR_ENABLED)
     return codes
+
+
+def _two_factor_changed(
+    *, account: AbstractAccount, realm: Realm, event: EventName, notice: Notice, ip: str
+) -> None:
+    """Record a change to the second factor and mail the account its security notice."""
+    event_record(event=event, realm=realm, account=account, client=Client(ip or None, ""))
+    account_notify(account=account, notice=notice)
 
 
 @transaction.atomic
@@ -901,13 +909,13 @@ def two_factor_regenerate_recovery_codes(
     if _totp_accept(account=account, code=code, now=now, realm=realm, enabled=True) is None:
         raise _wrong_code()
     codes = _recovery_codes_replace(account=account)
-    event_record(
-        event=EventName.RECOVERY_CODES_REGENERATED,
-        realm=realm,
+    _two_factor_changed(
         account=account,
-        client=Client(ip or None, ""),
+        realm=realm,
+        event=EventName.RECOVERY_CODES_REGENERATED,
+        notice=Notice.RECOVERY_CODES_REGENERATED,
+        ip=ip,
     )
-    account_notify(account=account, notice=Notice.RECOVERY_CODES_REGENERATED)
     return codes
 
 
@@ -922,13 +930,13 @@ def two_factor_disable(*, account: AbstractAccount, password: str, code: str, ip
     if _second_factor_use(account=account, code=code, now=timezone.now(), realm=realm) is None:
         raise _wrong_code()
     _two_factor_clear(account=account)
-    event_record(
-        event=EventName.TWO_FACTOR_DISABLED,
-        realm=realm,
+    _two_factor_changed(
         account=account,
-        client=Client(ip or None, ""),
+        realm=realm,
+        event=EventName.TWO_FACTOR_DISABLED,
+        notice=Notice.TWO_FACTOR_DISABLED,
+        ip=ip,
     )
-    account_notify(account=account, notice=Notice.TWO_FACTOR_DISABLED)
 
 
 def _two_factor_clear(*, account: AbstractAccount) -> None:
