@@ -136,6 +136,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # died (a database restart) fails the one request that meets it (503), and Django
     # closes it at that request's end, so the next one reconnects.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
+    # The token lookup of every authenticated request is a prepared statement (psycopg's,
+    # made at its fifth run on a connection; tokens/lookup.py): planning its join cost more
+    # than running it. Only that query binds on the server, so only it is ever prepared.
+    # Off for a transaction-pooling PgBouncer older than 1.21, which loses statements.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "prepare_threshold", 5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Never ATOMIC_REQUESTS: a refused login answers 401 or 423, and the exception handler's
 # rollback would then undo the failure count of the lockout and the login's security

@@ -9,6 +9,13 @@ iterator, which cost more than the query itself. The SQL (the LEFT JOINs that
 `select_related` makes, one per realm) is composed once per database alias from the
 models' metadata; each row is converted as the ORM would (the backend's and the fields'
 converters) and made into model instances with `Model.from_db`.
+
+On PostgreSQL the query is a prepared statement (psycopg's, one per connection, made at
+its fifth execution there): Django's cursors bind parameters on the client, so the server
+would parse and plan the three-table join on every request, and planning cost more than
+running it.
+`DATABASE_PREPARED_STATEMENTS=false` turns it off, for a transaction-pooling PgBouncer
+older than 1.21, which cannot keep a statement between transactions.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import threading
 from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from tokens.models import Token
 from tokens.realms import REALMS
@@ -44,7 +53,7 @@ def token_with_owner(*, token_hash: str, kind: str, using: str = DEFAULT_DB_ALIA
     """The token with this digest and kind, its owner attached, or None; one query."""
     connection = connections[using]
     lookup = _lookup(using)
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(lookup.sql, [token_hash, kind])
         raw = cursor.fetchone()
     if raw is None:
@@ -66,6 +75,34 @@ def token_with_owner(*, token_hash: str, kind: str, using: str = DEFAULT_DB_ALIA
     for model, attribute in lookup.owners:
         setattr(token, attribute, instances.get(model))
     return token
+
+
+def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
+    """A cursor for the lookup: Django's own, except on PostgreSQL, where it binds its
+    parameters on the server, so that psycopg prepares the statement.
+
+    Django's cursors bind on the client, which psycopg never prepares. This one is
+    wrapped and checked as `connection.cursor()` wraps and checks Django's (thread
+    sharing, the health check, query logging and execute wrappers, so the tests still
+    count the query). psycopg prepares a statement once it has run `prepare_threshold`
+    times on the connection (`DATABASE_PREPARED_STATEMENTS` sets it; Django's default,
+    None, never prepares).
+    """
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    # Django's psycopg cursor with server-side binding; django-stubs does not list it.
+    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]
+        ServerBindingCursor,
+    )
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        cursor = ServerBindingCursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cursor)
+    return connection.make_cursor(cursor)
 
 
 def _lookup(alias: str) -> _Lookup:

@@ -201,3 +201,68 @@ def test_authenticated_requests_from_several_threads_build_one_lookup():
     assert [response.status_code for response in responses] == [200] * THREADS
     assert list(lookup_module._lookups) == [(DEFAULT_DB_ALIAS, connection.vendor)]
     _assert_no_connection_is_held()
+
+
+ON_POSTGRESQL = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+
+
+def _prepared_lookups() -> list[tuple[int, int]]:
+    """(generic plans, custom plans) of each statement this connection prepared that
+    selects tokens by their digest."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ["%token_hash%"],
+        )
+        return list(cursor.fetchall())
+
+
+def _me_on_a_fresh_connection(requests: int) -> list[tuple[int, int]]:
+    """`requests` authenticated reads on a connection opened for them; what it prepared."""
+    make_account(USER, username="ada")
+    access = login_pair(APIClient(), USER, "ada")["access_token"]
+    connection.close()
+    api = APIClient()
+    for _ in range(requests):
+        assert api.get("/api/v1/users/me", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 200
+    return _prepared_lookups()
+
+
+@pytest.mark.django_db(transaction=True)
+@ON_POSTGRESQL
+def test_on_postgresql_the_lookup_is_one_prepared_statement_planned_no_more(
+    django_assert_num_queries,
+):
+    assert _me_on_a_fresh_connection(3) == []  # psycopg prepares at the fifth run
+    assert connection.connection.prepare_threshold == 5
+
+    api = APIClient()
+    access = login_pair(api, USER, "ada")["access_token"]
+    for _ in range(12):
+        with django_assert_num_queries(1):
+            assert (
+                api.get("/api/v1/users/me", HTTP_AUTHORIZATION=f"Bearer {access}").status_code
+                == 200
+            )
+
+    [(generic, custom)] = _prepared_lookups()
+    # PostgreSQL plans a prepared statement at each of its first five runs, then keeps a
+    # generic plan, which costs no more here: from then on a lookup is not planned at all.
+    assert custom == 5
+    assert generic >= 5
+
+
+@pytest.mark.django_db(transaction=True)
+@ON_POSTGRESQL
+def test_with_prepared_statements_off_the_lookup_is_never_prepared():
+    options = connection.settings_dict["OPTIONS"]
+    options["prepare_threshold"] = None
+    try:
+        assert _me_on_a_fresh_connection(12) == []
+        assert connection.connection.prepare_threshold is None
+    finally:
+        options["prepare_threshold"] = 5
+        connection.close()
