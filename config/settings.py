@@ -85,8 +85,10 @@ MIDDLEWARE = [
     # gunicorn (the nginx in front only proxies), compressed and cached forever.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Above the envelope and the body cap, so that their errors carry CORS headers too.
-    "corsheaders.middleware.CorsMiddleware",
+    # Browsers' calls to /api/ from the configured origins, above the envelope and the body
+    # cap so that their errors carry CORS headers too. With no origin configured it is left
+    # out: it would only add `Vary: Origin` to every response.
+    *(["corsheaders.middleware.CorsMiddleware"] if CORS_ALLOWED_ORIGINS else []),
     "config.api.middleware.ErrorEnvelopeMiddleware",
     "config.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
