@@ -6,12 +6,19 @@ import json
 from typing import Any
 
 import pytest
+from drf_spectacular.renderers import OpenApiJsonRenderer as OpenAPIRenderer
 from rest_framework.exceptions import ErrorDetail
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from accounts.models import User
 from config.api.envelope import error_body
 from config.api.exceptions import ErrorCode
 from config.api.handlers import field_errors
+from config.api.negotiation import ContentNegotiation
+from config.api.renderers import EnvelopeRenderer
 from config.testing import bearer, login_pair
 from tokens.models import Token
 from tokens.realms import USER
@@ -214,6 +221,27 @@ def test_json_nested_too_deeply_is_a_parse_error_not_a_500(api_no_raise):
 
 
 # --- Negotiation: an error is the JSON envelope whatever the client asked for -------------
+
+
+@pytest.mark.parametrize("query", ["", "?format=json", "?page=2"])
+@pytest.mark.parametrize(
+    "accept",
+    [None, "*/*", "application/json", "*/*;q=0.8", "application/*", "text/html, */*", "*/*; v=2"],
+)
+@pytest.mark.parametrize(
+    "renderer_classes",
+    [[EnvelopeRenderer], [EnvelopeRenderer, BrowsableAPIRenderer], [OpenAPIRenderer, JSONRenderer]],
+)
+def test_negotiation_chooses_what_drfs_own_chooses(accept, query, renderer_classes):
+    """The shortcut for requests that take anything answers what DRF's ranking would."""
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    request = Request(APIRequestFactory().get(f"/api/v1/_probe{query}", **headers))
+    renderers = [renderer() for renderer in renderer_classes]
+
+    ours = ContentNegotiation().select_renderer(request, renderers)
+    drfs = DefaultContentNegotiation().select_renderer(request, renderers)
+
+    assert (type(ours[0]), ours[1]) == (type(drfs[0]), drfs[1])
 
 
 @pytest.mark.parametrize("accept", ["text/html", "application/xml", "application/vnd.oai.openapi"])
