@@ -830,7 +830,7 @@ def _not_enabled() -> ValidationError:
     )
 
 
-def two_factor_enrol(*, account: AbstractAccount, password: str, ip: str) -> tuple[str, str]:
+def two_factor_enrol(*, account: AbstractAccount, password: str, client: Client) -> tuple[str, str]:
     """Start (or restart) enrolment: a new TOTP secret, not active until confirmed.
 
     Returns the secret and its `otpauth://` URI, shown this once; a second call replaces
@@ -851,12 +851,12 @@ def two_factor_enrol(*, account: AbstractAccount, password: str, ip: str) -> tup
         raise ValidationError("Two-factor authentication is already on; turn it off first.")
     account.totp_secret, account.totp_last_step = stored, None
     realm = realm_of(account)
-    _log("two_factor_enrolment_started", realm=realm, account=account, ip=ip)
+    _log("two_factor_enrolment_started", realm=realm, account=account, ip=client.ip or "")
     return secret, provisioning_uri(secret=secret, account_name=account.username)
 
 
 @transaction.atomic
-def two_factor_confirm(*, account: AbstractAccount, code: str, ip: str) -> list[str]:
+def two_factor_confirm(*, account: AbstractAccount, code: str, client: Client) -> list[str]:
     """Confirm the pending secret with a current code: the second factor is on from now,
     and the 10 recovery codes returned are shown this once."""
     realm = realm_of(account)
@@ -883,22 +883,22 @@ def two_factor_confirm(*, account: AbstractAccount, code: str, ip: str) -> list[
         realm=realm,
         event=EventName.TWO_FACTOR_ENABLED,
         notice=Notice.TWO_FACTOR_ENABLED,
-        ip=ip,
+        client=client,
     )
     return codes
 
 
 def _two_factor_changed(
-    *, account: AbstractAccount, realm: Realm, event: EventName, notice: Notice, ip: str
+    *, account: AbstractAccount, realm: Realm, event: EventName, notice: Notice, client: Client
 ) -> None:
     """Record a change to the second factor and mail the account its security notice."""
-    event_record(event=event, realm=realm, account=account, client=Client(ip or None, ""))
+    event_record(event=event, realm=realm, account=account, client=client)
     account_notify(account=account, notice=notice)
 
 
 @transaction.atomic
 def two_factor_regenerate_recovery_codes(
-    *, account: AbstractAccount, code: str, ip: str
+    *, account: AbstractAccount, code: str, client: Client
 ) -> list[str]:
     """New recovery codes for a current TOTP code (not a recovery code: whoever holds only
     those must not be able to mint more); the old ones stop working."""
@@ -914,13 +914,15 @@ def two_factor_regenerate_recovery_codes(
         realm=realm,
         event=EventName.RECOVERY_CODES_REGENERATED,
         notice=Notice.RECOVERY_CODES_REGENERATED,
-        ip=ip,
+        client=client,
     )
     return codes
 
 
 @transaction.atomic
-def two_factor_disable(*, account: AbstractAccount, password: str, code: str, ip: str) -> None:
+def two_factor_disable(
+    *, account: AbstractAccount, password: str, code: str, client: Client
+) -> None:
     """Turn the second factor off, confirmed by the password and a current TOTP code or an
     unused recovery code: the secret, the recovery codes and pending challenges go."""
     realm = realm_of(account)
@@ -935,7 +937,7 @@ def two_factor_disable(*, account: AbstractAccount, password: str, code: str, ip
         realm=realm,
         event=EventName.TWO_FACTOR_DISABLED,
         notice=Notice.TWO_FACTOR_DISABLED,
-        ip=ip,
+        client=client,
     )
 
 

@@ -477,7 +477,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         secret, uri = services.two_factor_enrol(
             account=self.account,
             password=serializer.validated_data["password"],
-            ip=client_ip(request),
+            client=client_of(request),
         )
         return APIResponse({"secret": secret, "otpauth_uri": uri}, headers=NO_STORE)
 
@@ -488,7 +488,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         serializer = TotpCodeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         codes = service(
-            account=self.account, code=serializer.validated_data["code"], ip=client_ip(request)
+            account=self.account, code=serializer.validated_data["code"], client=client_of(request)
         )
         return APIResponse({"recovery_codes": codes}, headers=NO_STORE)
 
@@ -514,7 +514,7 @@ class MeViewSet(RealmMixin, viewsets.GenericViewSet):
         serializer = TwoFactorDisableSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.two_factor_disable(
-            account=self.account, ip=client_ip(request), **serializer.validated_data
+            account=self.account, client=client_of(request), **serializer.validated_data
         )
         return APIResponse(None)
 

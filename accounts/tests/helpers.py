@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from accounts.services import two_factor_confirm, two_factor_enrol
 from accounts.totp import code_at, time_step
+from config.api.net import Client
 from config.testing import PASSWORD
 
 # What the API shows of a user to the user themself.
@@ -54,6 +55,7 @@ def enable_two_factor(account: Any, password: str = PASSWORD) -> tuple[str, list
     """Turn on an account's second factor as its holder would (enrol, confirm with the
     current code); the secret and the recovery codes. The confirming code's step is used
     up: a login needs a code of a later step (move the clock on by `STEP_SECONDS`)."""
-    secret, _ = two_factor_enrol(account=account, password=password, ip="127.0.0.1")
-    codes = two_factor_confirm(account=account, code=totp_now(secret), ip="127.0.0.1")
+    client = Client("127.0.0.1")
+    secret, _ = two_factor_enrol(account=account, password=password, client=client)
+    codes = two_factor_confirm(account=account, code=totp_now(secret), client=client)
     return secret, codes

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.models import AbstractAccount
 from accounts.tests.factories import make_user
@@ -20,7 +21,7 @@ from accounts.tests.helpers import enable_two_factor, totp_now
 from accounts.totp import STEP_SECONDS, code_at, secret_decrypt, time_step
 from admins.tests.factories import make_admin
 from config.testing import PASSWORD, assert_error, bearer
-from tokens.models import MfaChallenge, RecoveryCode, Token
+from tokens.models import AuthEvent, MfaChallenge, RecoveryCode, Token
 from tokens.realms import ADMIN, USER, Realm
 
 pytestmark = pytest.mark.django_db
@@ -860,3 +861,33 @@ def test_a_secret_no_key_decrypts_is_503_and_counts_nothing(api, side, clock, se
 
     assert_error(response, 503, "SERVICE_UNAVAILABLE")
     assert state(account) == before
+
+
+# --- The security log ----------------------------------------------------------------
+
+
+def test_each_change_to_the_second_factor_is_recorded_with_the_clients_address_and_agent(
+    side, clock
+):
+    agent = "Phone/2.1 (2fa-test)"
+    api: Any = APIClient(HTTP_USER_AGENT=agent, REMOTE_ADDR="198.51.100.7")
+    account = side.make(username="ada")
+    token = access(api, side, account)
+    secret = enrol(api, side, token).json()["data"]["secret"]
+    assert confirm(api, side, token, totp_now(secret)).status_code == 200
+    next_step(clock)
+    response = api.post(
+        f"{side.me}/2fa/recovery-codes", {"code": totp_now(secret)}, format="json", **bearer(token)
+    )
+    assert response.status_code == 200
+    next_step(clock)
+    body = {"password": side.password, "code": totp_now(secret)}
+    assert api.delete(f"{side.me}/2fa", body, format="json", **bearer(token)).status_code == 200
+
+    changes = AuthEvent.objects.filter(
+        event__in=["two_factor_enabled", "recovery_codes_regenerated", "two_factor_disabled"]
+    ).order_by("id")
+    assert [(e.event, e.realm, e.account_id, e.ip, e.user_agent) for e in changes] == [
+        (event, side.realm.name, account.pk, "198.51.100.7", agent)
+        for event in ("two_factor_enabled", "recovery_codes_regenerated", "two_factor_disabled")
+    ]
