@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.forms import Form
 from django.http import (
@@ -213,9 +214,10 @@ class AccountAdmin(AccountEventsMixin, admin.ModelAdmin):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except Conflict:
-            # Lost a race on the add page: another account took the username, email or
-            # phone between the form's check and the insert (the view's transaction is
-            # rolled back). Once more, the form's check sees the winner and says so.
+            # Lost a race on the add or change page: another account took the username,
+            # email or phone between the form's check and the write (the view's
+            # transaction is rolled back). Once more, the form's check sees the winner and
+            # says so.
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: Any, obj: Any, form: Any, change: Any) -> None:
@@ -224,7 +226,13 @@ class AccountAdmin(AccountEventsMixin, admin.ModelAdmin):
                 # Staff change an address at once, as the API's staff update does: nobody
                 # has shown that it is right, and a pending self-service change is void.
                 obj.email_verified, obj.pending_email = False, None
-            super().save_model(request, obj, form, change)
+            try:
+                super().save_model(request, obj, form, change)
+            except IntegrityError:
+                unique = {field: getattr(obj, field) for field in ("username", "email", "phone")}
+                if not type(obj).objects.conflicts(exclude_pk=obj.pk, **unique):
+                    raise
+                raise Conflict("Already taken") from None
 
     def save_related(self, request: Any, form: Any, formsets: Any, change: Any) -> None:
         if change:

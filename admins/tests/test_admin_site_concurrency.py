@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from accounts.models import User, UserIdentifier
+from accounts.tests.factories import make_user
 from admins.models import Admin
 from admins.tests.factories import make_admin
 from config.testing import needs_row_locking, run_together
@@ -47,3 +48,37 @@ def test_of_two_racing_adds_of_one_identifier_one_wins_and_the_other_gets_a_form
         ["second", "x@example.com"],
     )
     assert Admin.objects.count() == 1
+
+
+def test_of_two_racing_changes_to_one_identifier_one_wins_and_the_other_gets_a_form_error():
+    """Two users' change pages save the same new email at once: the database refuses the
+    second (its identifier index), and the loser sees the form again with the error,
+    never a server error, and keeps its own address."""
+    root = make_admin(username="root", is_superuser=True)
+    users = [make_user(username=f"user{n}", email=f"user{n}@example.com") for n in range(2)]
+
+    def change(client: Any, index: int) -> Any:
+        client.force_login(root)
+        user = users[index]
+        data = {"username": user.username, "name": user.name, "email": "Both@Example.com"}
+        return client.post(f"/admin/accounts/user/{user.pk}/change/", {**data, "phone": ""})
+
+    for _ in range(5):
+        responses = run_together(2, change)
+
+        assert sorted(response.status_code for response in responses) == [200, 302]
+        loser = next(response for response in responses if response.status_code == 200)
+        errors = loser.context["adminform"].form.errors
+        assert list(errors) == ["email"]
+        assert "already taken" in str(errors)
+        emails = sorted(User.objects.values_list("email", flat=True))
+        assert emails in (
+            ["Both@Example.com", "user1@example.com"],
+            ["Both@Example.com", "user0@example.com"],
+        )
+        assert UserIdentifier.objects.filter(value="both@example.com").count() == 1
+        # Back to the start for the next round.
+        for user in users:
+            fresh = User.objects.get(pk=user.pk)
+            fresh.email = user.email
+            fresh.save()
