@@ -13,7 +13,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from config.api.exceptions import InsufficientScope, MfaEnrollmentRequired
+from config.api.exceptions import ErrorCode, InsufficientScope, MfaEnrollmentRequired
 from tokens.models import Token, TokenKind
 from tokens.realms import REALMS
 
@@ -35,6 +35,11 @@ class HasScope(BasePermission):
             raise InsufficientScope(f"This token lacks the '{needed}' scope.")
         return True
 
+    def refusals(self, method: str) -> tuple[ErrorCode, ...]:
+        """The 403 codes of the OpenAPI document (config.api.schema): every token has
+        `read`, so only a write can lack its scope."""
+        return () if method in SAFE_METHODS else (ErrorCode.INSUFFICIENT_SCOPE,)
+
 
 class RequiresSession(BasePermission):
     """Only a login session may do this (token management, password change, logout)."""
@@ -43,6 +48,9 @@ class RequiresSession(BasePermission):
         if _personal(request) is not None:
             raise InsufficientScope("This needs a login session, not a personal access token.")
         return True
+
+    def refusals(self, method: str) -> tuple[ErrorCode, ...]:
+        return (ErrorCode.INSUFFICIENT_SCOPE,)
 
 
 class RequiresSessionToWrite(RequiresSession):
@@ -53,6 +61,9 @@ class RequiresSessionToWrite(RequiresSession):
         if request.method in SAFE_METHODS:
             return True
         return super().has_permission(request, view)
+
+    def refusals(self, method: str) -> tuple[ErrorCode, ...]:
+        return () if method in SAFE_METHODS else (ErrorCode.INSUFFICIENT_SCOPE,)
 
 
 class IsRealmAccount(BasePermission):
@@ -81,3 +92,6 @@ class SecondFactorEnrolledIfRequired(BasePermission):
             ):
                 raise MfaEnrollmentRequired()
         return True
+
+    def refusals(self, method: str) -> tuple[ErrorCode, ...]:
+        return (ErrorCode.MFA_ENROLLMENT_REQUIRED,)

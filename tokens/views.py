@@ -14,7 +14,6 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 
-from config.api.exceptions import ErrorCode
 from config.api.net import client_of
 from config.api.parsers import JSON_ONLY
 from config.api.responses import APIResponse
@@ -43,10 +42,8 @@ class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     lookup_value_regex = r"[0-9]+"
     # Reached by a bearer of either realm; a personal access token is refused.
     error_statuses = {
-        403: (
-            "A personal access token: managing tokens needs a login session",
-            [ErrorCode.INSUFFICIENT_SCOPE],
-        )
+        403: "A personal access token (managing tokens needs a login session), or an account "
+        "without the second factor its realm requires"
     }
     success_messages = {
         "list": "Tokens retrieved",

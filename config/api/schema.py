@@ -38,6 +38,7 @@ from django.core.validators import ProhibitNullCharactersValidator, RegexValidat
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, force_instance, is_serializer
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 
 from config.api.exceptions import ErrorCode
 
@@ -58,7 +59,9 @@ DOCUMENTED_ERRORS: dict[int, tuple[str, tuple[ErrorCode, ...]]] = {
         "Not authenticated, or the token is invalid or expired",
         (C.NOT_AUTHENTICATED, C.TOKEN_INVALID, C.TOKEN_EXPIRED),
     ),
-    403: ("Not allowed", (C.FORBIDDEN, C.INSUFFICIENT_SCOPE)),
+    # The usual set of a staff write; each operation's own comes from its permission
+    # classes (`EnvelopeAutoSchema._refusals`).
+    403: ("Not allowed", (C.FORBIDDEN, C.INSUFFICIENT_SCOPE, C.MFA_ENROLLMENT_REQUIRED)),
     404: ("Not found", (C.NOT_FOUND,)),
     409: ("Already taken", (C.CONFLICT,)),
     413: ("Request body too large", (C.PAYLOAD_TOO_LARGE,)),
@@ -74,6 +77,10 @@ CODE_SET_NAMES: dict[tuple[int, tuple[ErrorCode, ...]], str] = {
     (400, QUERY_ERRORS[1]): "Error400Query",
     (401, (C.TOKEN_INVALID, C.TOKEN_EXPIRED)): "Error401Token",
     (403, (C.ACCOUNT_INACTIVE, C.EMAIL_NOT_VERIFIED)): "Error403Login",
+    (403, (C.FORBIDDEN,)): "Error403Forbidden",
+    (403, (C.FORBIDDEN, C.INSUFFICIENT_SCOPE)): "Error403Scope",
+    (403, (C.FORBIDDEN, C.MFA_ENROLLMENT_REQUIRED)): "Error403SecondFactor",
+    (403, (C.INSUFFICIENT_SCOPE, C.MFA_ENROLLMENT_REQUIRED)): "Error403Session",
 }
 
 # A realistic message and details per code, for the examples.
@@ -92,6 +99,7 @@ EXAMPLES: dict[ErrorCode, tuple[str, dict[str, Any] | None]] = {
         None,
     ),
     C.INSUFFICIENT_SCOPE: ("This needs a login session, not a personal access token.", None),
+    C.MFA_ENROLLMENT_REQUIRED: ("Enrol a second factor first: this account must have one", None),
     C.NOT_FOUND: ("Not found", None),
     C.METHOD_NOT_ALLOWED: ('Method "PATCH" not allowed.', None),
     C.NOT_ACCEPTABLE: ("Could not satisfy the request Accept header.", None),
@@ -383,7 +391,9 @@ class EnvelopeAutoSchema(AutoSchema):
             statuses[400] = QUERY_ERRORS
         if getattr(self.view, "authentication_classes", None) and self.get_auth():
             statuses[401] = DOCUMENTED_ERRORS[401]
-            statuses[403] = DOCUMENTED_ERRORS[403]
+            refusals = self._refusals()
+            if refusals:
+                statuses[403] = (DOCUMENTED_ERRORS[403][0], refusals)
         if "{" in self.path:
             statuses[404] = DOCUMENTED_ERRORS[404]
         for declared in self._declared_error_statuses():
@@ -391,10 +401,27 @@ class EnvelopeAutoSchema(AutoSchema):
                 if value is None:
                     statuses.pop(status, None)
                 elif isinstance(value, str):
-                    statuses[status] = (value, DOCUMENTED_ERRORS[status][1])
+                    statuses[status] = (value, statuses.get(status, DOCUMENTED_ERRORS[status])[1])
                 else:
                     statuses[status] = (value[0], in_order(value[1]))
         return dict(sorted(statuses.items()))
+
+    def _refusals(self) -> tuple[ErrorCode, ...]:
+        """The 403 codes the operation's permissions can answer for its method.
+
+        A permission class names its own with `refusals(method)` (the scope and session
+        checks: INSUFFICIENT_SCOPE only where a token can lack what the method needs);
+        any other refuses with DRF's FORBIDDEN, except IsAuthenticated, whose refusal is
+        the 401 of a request without credentials.
+        """
+        codes: list[ErrorCode] = []
+        for permission in self.view.get_permissions():
+            named = getattr(permission, "refusals", None)
+            if named is not None:
+                codes.extend(named(self.method))
+            elif not isinstance(permission, IsAuthenticated):
+                codes.append(C.FORBIDDEN)
+        return in_order(codes)
 
     def _success_message(self) -> str | None:
         """The action's success message: what the envelope's `message` says."""

@@ -149,7 +149,8 @@ def test_a_login_documents_its_own_statuses_and_codes(document):
 def test_reading_the_profile_documents_only_authentication_errors(document):
     assert _statuses(document, ME, "get") == {"200", "401", "403", "default"}
     assert _codes(document, ME, "get", "401") == ALL_401
-    assert _codes(document, ME, "get", "403") == {"FORBIDDEN", "INSUFFICIENT_SCOPE"}
+    # Another realm's token is FORBIDDEN; every personal access token has `read`.
+    assert _codes(document, ME, "get", "403") == {"FORBIDDEN"}
 
 
 def test_changing_the_profile_documents_conflicts_and_its_throttle(document):
@@ -180,7 +181,12 @@ def test_an_admin_write_documents_its_statuses_and_codes(document):
         "415",
         "default",
     }
-    assert _codes(document, ADMIN_USER, "patch", "403") == {"FORBIDDEN", "INSUFFICIENT_SCOPE"}
+    assert _codes(document, ADMIN_USER, "patch", "403") == {
+        "FORBIDDEN",
+        "INSUFFICIENT_SCOPE",
+        "MFA_ENROLLMENT_REQUIRED",
+    }
+    assert _codes(document, ADMIN_USER, "get", "403") == {"FORBIDDEN", "MFA_ENROLLMENT_REQUIRED"}
     assert _codes(document, ADMIN_USER, "patch", "404") == {"NOT_FOUND"}
 
 
@@ -195,8 +201,16 @@ def test_creating_a_token_documents_its_statuses_and_codes(document):
         "429",
         "default",
     }
-    # Tokens serve either realm: only a personal access token is refused.
-    assert _codes(document, TOKENS, "post", "403") == {"INSUFFICIENT_SCOPE"}
+    # Tokens serve either realm: a personal access token is refused, reading or writing,
+    # and so is an account without the second factor its realm requires.
+    assert _codes(document, TOKENS, "post", "403") == {
+        "INSUFFICIENT_SCOPE",
+        "MFA_ENROLLMENT_REQUIRED",
+    }
+    assert _codes(document, TOKENS, "get", "403") == {
+        "INSUFFICIENT_SCOPE",
+        "MFA_ENROLLMENT_REQUIRED",
+    }
     assert _codes(document, TOKENS, "post", "429") == {"RATE_LIMITED"}
 
 
@@ -436,6 +450,52 @@ def test_admin_and_register_errors_match_the_documented_codes(api_no_raise, docu
     for path, method, response, code in answers:
         assert response.json()["error"]["code"] == code, response.content
         assert_documented(document, path, method, response)
+
+
+@pytest.mark.django_db
+def test_the_second_factor_policy_and_a_token_reading_tokens_match_the_documented_codes(
+    api_no_raise, document, settings
+):
+    user = make_account(USER)
+    _, personal = personal_token_create(owner=user, name="ci", scopes=["read"], expires_in_days=1)
+    settings.ADMIN_2FA_REQUIRED = True
+    admin = make_account(ADMIN, is_superuser=True)
+    unenrolled = session_start(owner=admin, ip="127.0.0.1", user_agent="test")
+
+    answers = [
+        (TOKENS, "get", api_no_raise.get(TOKENS, **bearer(personal)), "INSUFFICIENT_SCOPE"),
+        (
+            ADMIN_USER,
+            "get",
+            api_no_raise.get(
+                f"/api/v1/admin/users/{user.pk}", **bearer(unenrolled["access_token"])
+            ),
+            "MFA_ENROLLMENT_REQUIRED",
+        ),
+        (
+            TOKENS,
+            "get",
+            api_no_raise.get(TOKENS, **bearer(unenrolled["access_token"])),
+            "MFA_ENROLLMENT_REQUIRED",
+        ),
+    ]
+    for path, method, response, code in answers:
+        assert_error(response, 403, code)
+        assert_documented(document, path, method, response)
+
+
+def test_insufficient_scope_is_documented_only_where_a_token_can_lack_what_it_needs(document):
+    """Every personal access token has `read`: a read checked by scope alone never answers
+    INSUFFICIENT_SCOPE, a write can, and so can anything that needs a login session."""
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            codes = (
+                _codes(document, path, method, "403") if "403" in operation["responses"] else set()
+            )
+            if method in ("get", "head") and not path.startswith(
+                ("/api/v1/tokens", "/api/v1/auth")
+            ):
+                assert "INSUFFICIENT_SCOPE" not in codes, (method, path)
 
 
 # --- What the fuzzer found: the document says what the server does --------------------
