@@ -7,11 +7,15 @@ so the tests of `tokens` and `config` need nothing from the apps above them to u
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -95,3 +99,27 @@ def run_together(count: int, request: Callable[[APIClient, int], Any]) -> list[A
     assert not any(thread.is_alive() for thread in threads), "a request never finished"
     assert not failures, failures
     return responses
+
+
+def settings_in_a_fresh_process(
+    expression: str, *, env: dict[str, str], unset: Iterable[str] = ()
+) -> list[str]:
+    """The words a new process prints for `expression` (over `s`, its settings), started
+    with this environment less `unset`, plus `env`: what production settings make of
+    their environment variables, which a test cannot change once Django is set up."""
+    environment = {name: value for name, value in os.environ.items() if name not in set(unset)}
+    result = subprocess.run(  # noqa: S603 (this interpreter, a fixed program)
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings as s; "
+            f"print({expression})",
+        ],
+        cwd=settings.BASE_DIR,
+        env={**environment, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.split()

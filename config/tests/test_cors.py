@@ -3,15 +3,11 @@ no origin configured the middleware is not installed at all."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from config.testing import assert_error
+from config.testing import assert_error, settings_in_a_fresh_process
 
 pytestmark = pytest.mark.django_db
 
@@ -27,18 +23,7 @@ def _with_cors() -> list[str]:
 
 
 def _middleware_with(**env: str) -> list[str]:
-    program = "import django; django.setup(); from django.conf import settings; "
-    program += "print('\\n'.join(settings.MIDDLEWARE))"
-    result = subprocess.run(  # noqa: S603 (this interpreter, a fixed program)
-        [sys.executable, "-c", program],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout.split()
+    return settings_in_a_fresh_process("' '.join(s.MIDDLEWARE)", env={"DEBUG": "true", **env})
 
 
 def test_the_middleware_is_installed_only_when_an_origin_is_configured():

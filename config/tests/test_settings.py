@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from config.testing import settings_in_a_fresh_process
+
 PROJECT = Path(settings.BASE_DIR)
 
 
@@ -117,26 +119,12 @@ def test_database_url_selects_postgresql_with_persistent_connections():
 
 
 def _mail_settings(**env: str) -> list[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("SECRET_KEY", "DEBUG", "EMAIL_URL", "FRONTEND_URL", "ADMIN_FRONTEND_URL")
-    }
-    code = (
-        "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS, "
-        "s.FRONTEND_URL, s.ADMIN_FRONTEND_URL)"
+    return settings_in_a_fresh_process(
+        "s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS, s.FRONTEND_URL, "
+        "s.ADMIN_FRONTEND_URL",
+        env={"SECRET_KEY": "x" * 50, **env},
+        unset=("SECRET_KEY", "DEBUG", "EMAIL_URL", "FRONTEND_URL", "ADMIN_FRONTEND_URL"),
     )
-    result = subprocess.run(  # noqa: S603 (this interpreter, a fixed program)
-        [sys.executable, "-c", code],
-        cwd=PROJECT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout.split()
 
 
 def test_email_url_names_the_smtp_server():
