@@ -42,11 +42,11 @@ def escape_controls(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-# Neither format writes a record's thread, process or caller (file, line, function), and
-# finding them out cost a fifth of each request line's time (the access log writes one per
-# request): the switches of the logging HOWTO's "Optimization" section turn them off.
-logging.logThreads = False
-logging.logProcesses = False
+# No format of this process writes a record's caller (file, line, function) or its
+# multiprocessing name, and finding them cost about a fifth of a request line's time (the
+# access log writes one per request): two of the switches of the logging HOWTO's
+# "Optimization" section turn them off. The ids of the process and the thread stay: other
+# formats in the process print them with `%d` (gunicorn's error log: `[%(process)d]`).
 logging.logMultiprocessing = False
 logging._srcfile = None
 

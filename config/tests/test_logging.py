@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -126,6 +128,19 @@ def plain(settings) -> Iterator[Collect]:
     yield handler
     root.removeHandler(handler)
     root.setLevel(level)
+
+
+def test_records_keep_the_process_and_thread_ids_that_other_formats_print():
+    """The logging switches this project turns off leave every format working: gunicorn's
+    own error log, in the same process, writes `[%(process)d]`."""
+    gunicorns = logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(message)s")
+    record = logging.getLogger("gunicorn.error").makeRecord(
+        "gunicorn.error", logging.INFO, __file__, 1, "Starting gunicorn %s", ("27",), None
+    )
+
+    assert f"[{os.getpid()}] [INFO] Starting gunicorn 27" in gunicorns.format(record)
+    assert record.thread == threading.get_ident()
+    assert logging.Formatter("%(thread)d %(lineno)d %(funcName)s").format(record)
 
 
 def test_the_plain_format_is_the_escaping_formatter(settings):
