@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
+from django.conf import settings
 
 
 def test_health_is_a_success_envelope(api):
@@ -136,3 +141,19 @@ def test_the_docs_pages_are_html_and_refuse_what_they_cannot_serve(api_no_raise,
     assert page["Content-Type"].startswith("text/html")
     assert_envelope(api_no_raise.get(path, HTTP_ACCEPT="application/json"), 406, "NOT_ACCEPTABLE")
     assert_envelope(api_no_raise.get(f"{path}?format=json"), 406, "NOT_ACCEPTABLE")
+
+
+def test_loading_the_wsgi_application_imports_the_urlconf_before_any_request():
+    """So that gunicorn's master imports every view once, before it forks the workers."""
+    program = "import sys, config.wsgi; print('accounts.views' in sys.modules)"
+    result = subprocess.run(  # noqa: S603 (this interpreter, a fixed program)
+        [sys.executable, "-c", program],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert result.stdout.split() == ["True"]
