@@ -19,7 +19,9 @@ a. docker-compose.yml mounts this template into its nginx service, and the app t
 b. through nginx: `/health` and `/ready` are 200; an unknown path is the app's 404
    envelope (nginx serves nothing itself); the Server header names no version; a body
    one byte over nginx's limit, which is the app's own cap (MAX_UPLOAD_MB x 1 MiB +
-   256 KiB), is nginx's 413 PAYLOAD_TOO_LARGE envelope; a malformed request is nginx's
+   256 KiB), is nginx's 413 PAYLOAD_TOO_LARGE envelope; a body under it that the app
+   answers without reading (JSON over 1 MiB: 413; a 4 MiB upload with a bad token: 401)
+   gets the app's answer 10 times out of 10, never nginx's 503; a malformed request is nginx's
    400 BAD_REQUEST envelope, and a third nginx from the same file, whose app is down (a
    closed port), answers a 503 SERVICE_UNAVAILABLE one;
 c. a client connecting from 127.0.0.2 and sending its own X-Forwarded-For is logged by
@@ -527,6 +529,27 @@ def check_front(checks: Checks, front: Nginx, down_app: Nginx) -> None:
         "b. a body one byte over it is nginx's 413 PAYLOAD_TOO_LARGE envelope",
         nginx_envelope(too_big, 413, "PAYLOAD_TOO_LARGE"),
         too_big.describe(),
+    )
+    # Under nginx's limit but over what the endpoint reads: the app answers without reading
+    # the body, and nginx, which sends it the whole body, must still get that answer.
+    json_cap = 1024 * 1024
+    refusals = [exchange(front.port, post_head(2 * json_cap), 2 * json_cap) for _ in range(10)]
+    checks.check(
+        "b. a JSON body over the app's JSON cap (1 MiB) is the app's 413 envelope, 10 of 10",
+        all(reply.status == 413 and reply.code == "PAYLOAD_TOO_LARGE" for reply in refusals),
+        "; ".join(reply.describe() for reply in refusals),
+    )
+    upload = (
+        b"PUT /api/v1/users/me/avatar HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer not-a-token\r\nConnection: close\r\n"
+        b"Content-Type: multipart/form-data; boundary=x\r\n"
+        + f"Content-Length: {4 * json_cap}\r\n\r\n".encode()
+    )
+    refusals = [exchange(front.port, upload, 4 * json_cap) for _ in range(10)]
+    checks.check(
+        "b. a 4 MiB upload with a bad token is the app's 401 envelope, 10 of 10",
+        all(reply.status == 401 and reply.code == "TOKEN_INVALID" for reply in refusals),
+        "; ".join(reply.describe() for reply in refusals),
     )
     malformed = exchange(front.port, b"NOT AN HTTP REQUEST\r\n\r\n")
     checks.check(

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, UnreadablePostError
 from django.middleware import csrf
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -124,7 +124,15 @@ class ErrorEnvelopeMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse a request whose declared body is over `MAX_REQUEST_BYTES`, before reading it."""
+    """Refuse a request whose declared body is over `MAX_REQUEST_BYTES`, before reading it;
+    and read what the view left unread of an admitted body before answering.
+
+    A view may answer without reading the body: a 401 to an upload with a bad token, a 413
+    to JSON over Django's 1 MiB. If the server then closed the connection with bytes
+    unread, the kernel would reset it, and nginx, which is still sending it the body it
+    buffered, would report its upstream failing (a 503) instead of the answer. What is
+    left is at most `MAX_REQUEST_BYTES`, as nginx and this cap already allow an upload.
+    """
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
@@ -132,9 +140,18 @@ class BodySizeLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase | HttpResponse:
         length = request.META.get("CONTENT_LENGTH") or "0"
         # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
-        if length.isascii() and length.isdigit() and int(length) > settings.MAX_REQUEST_BYTES:
+        if not (length.isascii() and length.isdigit()) or length == "0":
+            return self.get_response(request)
+        if int(length) > settings.MAX_REQUEST_BYTES:
             return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large")
-        return self.get_response(request)
+        response = self.get_response(request)
+        # Django's stream is limited to CONTENT_LENGTH, and empty once the view read it all.
+        try:
+            while request.read(64 * 1024):
+                pass
+        except UnreadablePostError:
+            pass  # the client went away: nothing is left to read
+        return response
 
 
 # --- The admin site's middleware, for the admin site only ------------------------------

@@ -157,6 +157,32 @@ def test_json_body_over_the_memory_limit_is_413(api, settings):
     assert_error(response, 413, "PAYLOAD_TOO_LARGE")
 
 
+def test_json_body_over_the_memory_limit_is_read_to_its_end_before_the_413(api, settings):
+    """So that the server closes the connection cleanly: a proxy still sending the body
+    would take a reset connection for a failed upstream (a 503 instead of the 413)."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = json.dumps({"email": "a@example.com", "padding": "x" * 200_000})
+
+    response = api.post("/api/v1/_probe", data=body, content_type="application/json")
+
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+    assert response.wsgi_request.read(1) == b""
+
+
+def test_an_upload_refused_before_it_is_read_is_read_to_its_end_first(api):
+    body = b"--x\r\n" + b"y" * 300_000 + b"\r\n--x--\r\n"
+
+    response = api.put(
+        "/api/v1/users/me/avatar",
+        data=body,
+        content_type="multipart/form-data; boundary=x",
+        HTTP_AUTHORIZATION="Bearer not-a-token",
+    )
+
+    assert_error(response, 401, "TOKEN_INVALID")
+    assert response.wsgi_request.read(1) == b""
+
+
 def test_disallowed_host_is_400_bad_request(api):
     response = api.get("/health", HTTP_HOST="evil.example")
 
