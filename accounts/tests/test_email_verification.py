@@ -29,7 +29,15 @@ from accounts.tests.mailing import (
     task_rows,
 )
 from admins.tests.factories import make_admin
-from config.testing import PASSWORD, assert_error, bearer, login, login_pair, run_together
+from config.testing import (
+    PASSWORD,
+    assert_error,
+    bearer,
+    login,
+    login_pair,
+    needs_row_locking,
+    run_together,
+)
 from tokens.codes import code_issue
 from tokens.models import OneTimeCode, Token
 from tokens.realms import USER
@@ -297,9 +305,7 @@ def test_verification_is_throttled_per_ip(api: APIClient, settings: Any) -> None
     assert OneTimeCode.objects.get(user=user).used_at is None
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="needs PostgreSQL (concurrent writers)"
-)
+@needs_row_locking
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_verifications_with_one_code_exactly_one_wins() -> None:
     user = make_user(email="ada@example.com")

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
@@ -16,7 +15,14 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.tests.factories import make_user
 from accounts.tests.mailing import Mailbox, code_in, link_in, parts, run_worker, task_rows
-from config.testing import PASSWORD, assert_error, login, login_pair, run_together
+from config.testing import (
+    PASSWORD,
+    assert_error,
+    login,
+    login_pair,
+    needs_row_locking,
+    run_together,
+)
 from tokens.models import OneTimeCode, Token
 from tokens.realms import USER
 
@@ -289,9 +295,7 @@ def test_links_ignore_the_request_host(api: APIClient, settings: Any, smtp: Mail
     assert "other.example.com" not in text + html
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="needs PostgreSQL (concurrent writers)"
-)
+@needs_row_locking
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_confirms_exactly_one_wins() -> None:
     from accounts.mail import PASSWORD_RESET

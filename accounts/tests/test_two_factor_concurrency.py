@@ -11,23 +11,19 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import make_user
 from accounts.tests.helpers import enable_two_factor, totp_now
 from accounts.totp import STEP_SECONDS
-from config.testing import login, run_together
+from config.testing import login, needs_row_locking, run_together
 from tokens.models import RecoveryCode, Token
 from tokens.realms import USER
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="SQLite serialises every write; the races need PostgreSQL's row locking",
-    ),
+    needs_row_locking,
 ]
 
 SECOND_STEP = "/api/v1/auth/login/2fa"
